@@ -1,0 +1,361 @@
+"""The one use case: select, snapshot, plan, run, record. The CLI and watch mode both call it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import files
+from .errors import GraphError
+from .events import BuildSummary, Reporter, RunFinished, RunStarted, TaskFinished
+from .plan import UPSTREAM_RUNS, judge, plan
+from .state import INTERRUPTED, Record, StateStore
+
+
+def selection(project, targets=(), *, force=(), force_all=False) -> tuple[set[str], dict[str, str]]:
+    """The task names a build considers, and which of them are forced (name -> why).
+
+    No targets means settings.default, else every task. Forced tasks join the selection.
+    """
+    graph = project.graph
+    if targets:
+        selected = graph.select(targets, root=project.root)
+    elif project.settings.default:
+        selected = graph.select(project.settings.default)
+    else:
+        selected = set(graph.order)
+    forced: dict[str, str] = {}
+    for pattern in force:
+        for name in graph.match(pattern, root=project.root, what="task to force"):
+            forced[name] = "--force"
+    if forced:
+        selected |= graph.upstream_closure(forced)
+    if force_all:
+        forced.update(dict.fromkeys(selected, "-B"))
+    return selected, forced
+
+
+def snapshot(project, names) -> tuple[dict, dict]:
+    """Stamps of every input and output of the named tasks: (inputs, outputs), name -> {path: stamp}.
+
+    Raises GraphError for an input that exists nowhere and that no task produces.
+    """
+    root = project.root
+    producers = project.graph.producers
+    tasks = project.graph.tasks
+    seen: dict[str, tuple | None] = {}
+    inputs: dict[str, dict] = {}
+    outputs: dict[str, dict] = {}
+    for name in project.graph.order:
+        if name not in names:
+            continue
+        task = tasks[name]
+        stamps = {}
+        for path in task.inputs:
+            if files.is_glob(path):
+                for match in _glob_inputs(project, task, path):
+                    stamps[match] = _stamp(seen, root, match)
+                continue
+            value = _stamp(seen, root, path)
+            if value is None and path not in producers and not _inside_an_output(path, producers):
+                raise GraphError(
+                    f"input '{path}' does not exist and no task produces it",
+                    file=_shown(project.pipefile),
+                    task=name,
+                    key="inputs",
+                    hint="create the file, fix the path, or add a task that outputs it",
+                )
+            stamps[path] = value
+        inputs[name] = stamps
+        outputs[name] = {path: _stamp(seen, root, path) for path in task.outputs}
+    return inputs, outputs
+
+
+def _stamp(seen: dict, root: str, path: str):
+    if path in seen:
+        return seen[path]
+    value = seen[path] = files.stamp(root, path)
+    return value
+
+
+def _glob_inputs(project, task, pattern: str) -> list[str]:
+    matches = set(files.expand_glob(project.root, pattern))
+    regex = files.compile_glob(pattern)
+    matches.update(output for output in project.graph.producers if regex.match(output))
+    if not matches:
+        raise GraphError(
+            f"input glob '{pattern}' matches no file and no task's output",
+            file=_shown(project.pipefile),
+            task=task.name,
+            key="inputs",
+            hint="check the pattern (** matches any number of directories)",
+        )
+    return sorted(matches)
+
+
+def _inside_an_output(path: str, producers) -> bool:
+    while "/" in path:
+        path = path.rsplit("/", 1)[0]
+        if path in producers:
+            return True
+    return False
+
+
+def _shown(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("../..") else relative
+
+
+def make_plan(project, targets=(), *, force=(), force_all=False, records=None):
+    """Plan a build without running or writing anything (what `dagmake -n` shows)."""
+    selected, forced = selection(project, targets, force=force, force_all=force_all)
+    inputs, outputs = snapshot(project, selected)
+    if records is None:
+        records = StateStore(project.state_dir).load()
+    return plan(project.graph, selected, inputs=inputs, outputs=outputs, records=records, forced=forced)
+
+
+def build(
+    project,
+    targets=(),
+    *,
+    force=(),
+    force_all: bool = False,
+    jobs: int | None = None,
+    keep_going: bool = False,
+    retries: int | None = None,
+    reporter: Reporter | None = None,
+    stream: bool = False,
+    wait: bool = False,
+    runner=None,
+    warn=None,
+    lock: bool = True,
+) -> BuildSummary:
+    """Build targets (default: settings.default, else every task); return the summary.
+
+    Args:
+        force: task names or globs to rerun (their downstream follows).
+        force_all: rerun every selected task.
+        jobs: most tasks at once (default: settings.jobs, else the CPU count).
+        keep_going: after a failure, still run what does not depend on it.
+        retries: override every task's retries.
+        reporter: receives the event stream.
+        stream: stream output lines as TaskOutput events instead of blocks.
+        wait: wait for another dagmake on the project instead of failing.
+        runner: what runs an attempt (default: ProcessRunner).
+        warn: called with a warning sentence (unreadable state, waiting for the lock).
+    """
+    reporter = reporter or Reporter()
+    warn = warn or (lambda message: None)
+    started = time.monotonic()
+    started_wall = time.time()
+    project_lock = None
+    if lock:
+        from .lock import ProjectLock
+
+        project_lock = ProjectLock(project.state_dir)
+        project_lock.acquire(
+            wait=wait, on_wait=lambda pid: warn(f"waiting for dagmake (pid {pid}) to finish")
+        )
+    try:
+        store = StateStore(project.state_dir)
+        records = store.load()
+        if store.warning:
+            warn(store.warning)
+        the_plan = make_plan(project, targets, force=force, force_all=force_all, records=records)
+        up_to_date = tuple(n for n in the_plan.up_to_date if not project.graph.tasks[n].is_group)
+        work = the_plan.work
+        jobs = jobs or project.settings.jobs or os.cpu_count() or 1
+        reporter.handle(RunStarted(work, up_to_date, jobs, started_wall))
+        if not work:
+            summary = BuildSummary((), up_to_date, (), (), time.monotonic() - started)
+            reporter.handle(RunFinished(summary))
+            return summary
+        recorder = _Recorder(project, store, records, reporter, started_wall)
+        try:
+            outcomes, skipped, not_run, interrupted = _execute(
+                project, the_plan, recorder, jobs, keep_going, retries, stream, runner
+            )
+            summary = BuildSummary(
+                outcomes, up_to_date, skipped, not_run, time.monotonic() - started, interrupted
+            )
+            recorder.finish(summary)
+        finally:
+            recorder.close()
+        reporter.handle(RunFinished(summary))
+        return summary
+    finally:
+        if project_lock is not None:
+            project_lock.release()
+
+
+def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, runner):
+    from .executor import Executor
+
+    if runner is None:
+        from .runner import ProcessRunner
+
+        runner = ProcessRunner(project.root)
+    logs = os.path.join(project.state_dir, "logs")
+    os.makedirs(logs, exist_ok=True)
+    executor = Executor(
+        runner,
+        jobs=jobs,
+        keep_going=keep_going,
+        prepare=recorder.prepare,
+        check=recorder.check,
+        emit=recorder.handle,
+        log_path=lambda name: os.path.join(logs, f"{name}.log"),
+        priority=critical_path_priority(the_plan, recorder.records),
+        retries=retries,
+        stream=stream,
+    )
+    with _sigterm_as_interrupt():
+        return executor.run(the_plan)
+
+
+class _sigterm_as_interrupt:
+    """Treat SIGTERM like Ctrl-C while tasks run, so both stop children and record them."""
+
+    def __enter__(self):
+        import signal
+
+        self.previous = None
+        try:
+            self.previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def critical_path_priority(the_plan, records) -> dict[str, float]:
+    """Each step's longest remaining path, by recorded durations (unknown: the median).
+
+    Starting the step with the longest path first keeps every core busy to the end,
+    where first-come order can leave one long chain running alone.
+    """
+    known = sorted(r.seconds for r in records.values() if r.status == "ok")
+    default = known[len(known) // 2] if known else 1.0
+    downstream: dict[str, list[str]] = {step.name: [] for step in the_plan.steps}
+    for name, upstream in the_plan.upstream.items():
+        for up in upstream:
+            downstream[up].append(name)
+    priority: dict[str, float] = {}
+    for step in reversed(the_plan.steps):
+        record = records.get(step.name)
+        own = 0.0 if step.task.is_group else (record.seconds if record is not None else default)
+        priority[step.name] = own + max((priority[d] for d in downstream[step.name]), default=0.0)
+    return priority
+
+
+class _Recorder(Reporter):
+    """Between the executor and the reporters: restats at start, checks outputs, writes state."""
+
+    def __init__(self, project, store: StateStore, records, reporter, run_started) -> None:
+        from .state import History
+
+        self.project = project
+        self.store = store
+        self.records = records
+        self.reporter = reporter
+        self.started_stamps: dict[str, tuple] = {}
+        self.started_at: dict[str, float] = {}
+        store.open_for_append(records)
+        self.history = History(project.state_dir)
+        self.history.open()
+        self.run_id = f"{run_started:.6f}"
+        self.run_started = run_started
+
+    def prepare(self, step):
+        """Restat the step's files as it becomes ready; skip it if its upstream changed nothing."""
+        task = step.task
+        inputs, outputs = snapshot(self.project, {task.name})
+        reason = step.reason
+        if reason.kind == UPSTREAM_RUNS:
+            reason = judge(
+                task,
+                forced=None,
+                upstream_running=None,
+                record=self.records.get(task.name),
+                inputs=inputs[task.name],
+                outputs=outputs[task.name],
+            )
+            if reason is None:
+                return None
+        stamps = tuple(
+            (path, value[0], value[1]) for path, value in inputs[task.name].items() if value
+        )
+        self.started_stamps[task.name] = stamps
+        self.started_at[task.name] = time.time()
+        # Until it finishes, the task counts as interrupted: a kill -9 now must not leave it "done".
+        self.store.append(
+            Record(task.name, task.fingerprint, INTERRUPTED, self.started_at[task.name], 0.0, 0, ())
+        )
+        return reason
+
+    def check(self, task) -> str | None:
+        for path in task.outputs:
+            if files.stamp(self.project.root, path) is None:
+                return f"did not create output {path}"
+        return None
+
+    def handle(self, event) -> None:
+        if isinstance(event, TaskFinished):
+            outcome = event.outcome
+            name = outcome.name
+            self.store.append(
+                Record(
+                    name,
+                    event.step.task.fingerprint,
+                    outcome.status,
+                    self.started_at.get(name, 0.0),
+                    outcome.seconds,
+                    len(outcome.attempts),
+                    self.started_stamps.get(name, ()),
+                )
+            )
+            for attempt in outcome.attempts:
+                self.history.append(
+                    (
+                        "attempt",
+                        self.run_id,
+                        name,
+                        attempt.number,
+                        attempt.started,
+                        attempt.seconds,
+                        attempt.exit_code,
+                        attempt.timed_out,
+                        attempt.interrupted,
+                        attempt.error,
+                        outcome.status,
+                    )
+                )
+        self.reporter.handle(event)
+
+    def finish(self, summary: BuildSummary) -> None:
+        self.history.append(
+            (
+                "run",
+                self.run_id,
+                self.run_started,
+                summary.seconds,
+                len(summary.ran),
+                len(summary.up_to_date) + len(summary.skipped),
+                len(summary.failed),
+                summary.exit_code,
+            )
+        )
+
+    def close(self) -> None:
+        self.store.close()
+        self.history.close()

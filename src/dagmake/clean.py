@@ -1,0 +1,42 @@
+"""Delete declared outputs, never anything outside the project directory."""
+
+from __future__ import annotations
+
+import os
+
+
+def clean(project, names=None) -> tuple[list[str], list[str]]:
+    """Remove the outputs of the named tasks (default: every task).
+
+    Returns (removed paths, refused messages). A path whose directory resolves outside the
+    project, through `..` or a symlink, is refused; a symlink output loses only the link.
+    """
+    import shutil
+
+    root = project.root
+    root_real = os.path.realpath(root)
+    removed: list[str] = []
+    refused: list[str] = []
+    for name in project.graph.order if names is None else names:
+        for path in project.graph.tasks[name].outputs:
+            full = os.path.join(root, path)
+            parent = os.path.realpath(os.path.dirname(full))
+            if parent != root_real and not parent.startswith(root_real + os.sep):
+                refused.append(f"refusing to delete {path}: it resolves outside the project ({parent})")
+                continue
+            target = os.path.join(parent, os.path.basename(full))
+            if target == root_real:
+                refused.append(f"refusing to delete {path}: it is the project directory")
+                continue
+            try:
+                if os.path.islink(target) or not os.path.isdir(target):
+                    os.unlink(target)
+                else:
+                    shutil.rmtree(target)
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                refused.append(f"cannot delete {path}: {error.strerror}")
+                continue
+            removed.append(path)
+    return removed, refused

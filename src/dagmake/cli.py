@@ -1,0 +1,302 @@
+"""The `dagmake` command: parse arguments, call the Python API, map the result to an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .errors import DagmakeError, UsageError
+
+USAGE = """\
+usage: dagmake [OPTIONS] [TARGET ...] [NAME=value ...]
+
+Build the stale tasks of Pipefile.toml (and what they need), concurrently.
+TARGET is a task name, a glob of task names ('clean_*'), or an output path.
+NAME=value overrides a [vars] entry for this run.
+
+options:
+  -f, --file PATH        use this Pipefile (default: nearest Pipefile.toml upward)
+  -C, --directory DIR    change to DIR first
+  -j, --jobs N           run at most N tasks at once (default: settings.jobs, else CPUs)
+  -k, --keep-going       after a failure, still run everything that does not depend on it
+  -n, --dry-run          print what would run and why; run and change nothing
+      --force TASK       rerun TASK (repeatable; globs allowed); its downstream follows
+  -B, --force-all        rerun every selected task
+      --retries N        override every task's retries for this run
+  -w, --watch            build, then rebuild on every change until Ctrl-C
+      --debounce SECONDS with --watch: quiet time before a rebuild (default 0.1)
+      --poll             with --watch: poll the disk instead of using native events
+  -l, --list             list tasks, their help, and whether each is up to date
+      --graph [FORMAT]   print the DAG as dot (default) or mermaid, stale tasks marked
+      --clean [TASK ...] delete declared outputs (of TASKs, default all)
+      --wait             if another dagmake runs on this project, wait for it
+  -q, --quiet            print only failures and the summary of a failed run
+  -v, --verbose          stream task output as it is written, prefixed by task name
+      --version          print the version
+  -h, --help             print this help
+
+exit codes: 0 success or nothing to do, 1 a task failed, 2 Pipefile or usage error,
+130 interrupted.
+"""
+
+# option -> (destination, kind); kind: "flag", "value", "many" (repeatable), "optional"
+_OPTIONS = {
+    "-f": ("file", "value"),
+    "--file": ("file", "value"),
+    "-C": ("directory", "value"),
+    "--directory": ("directory", "value"),
+    "-j": ("jobs", "value"),
+    "--jobs": ("jobs", "value"),
+    "-k": ("keep_going", "flag"),
+    "--keep-going": ("keep_going", "flag"),
+    "-n": ("dry_run", "flag"),
+    "--dry-run": ("dry_run", "flag"),
+    "--force": ("force", "many"),
+    "-B": ("force_all", "flag"),
+    "--force-all": ("force_all", "flag"),
+    "--retries": ("retries", "value"),
+    "-w": ("watch", "flag"),
+    "--watch": ("watch", "flag"),
+    "--debounce": ("debounce", "value"),
+    "--poll": ("poll", "flag"),
+    "-l": ("list", "flag"),
+    "--list": ("list", "flag"),
+    "--graph": ("graph", "optional"),
+    "--clean": ("clean", "flag"),
+    "--wait": ("wait", "flag"),
+    "-q": ("quiet", "flag"),
+    "--quiet": ("quiet", "flag"),
+    "-v": ("verbose", "flag"),
+    "--verbose": ("verbose", "flag"),
+    "--version": ("version", "flag"),
+    "-h": ("help", "flag"),
+    "--help": ("help", "flag"),
+}
+_OPTIONAL_CHOICES = {"graph": ("dot", "mermaid")}
+
+
+class Options:
+    """Parsed command-line options."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        self.overrides: dict[str, str] = {}
+        self.force: list[str] = []
+        self.file = self.directory = self.jobs = self.retries = self.debounce = None
+        self.graph = None
+        self.keep_going = self.dry_run = self.force_all = self.watch = self.poll = False
+        self.list = self.clean = self.wait = self.quiet = self.verbose = False
+        self.version = self.help = False
+
+
+def parse_args(argv: list[str]) -> Options:
+    """Parse argv by the table above (argparse alone costs more than a whole no-op run)."""
+    from .placeholders import parse_override
+
+    options = Options()
+    args = list(argv)
+    index = 0
+    only_positional = False
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if only_positional or arg == "-" or not arg.startswith("-"):
+            override = None if only_positional else parse_override(arg)
+            if override:
+                options.overrides[override[0]] = override[1]
+            else:
+                options.targets.append(arg)
+            continue
+        if arg == "--":
+            only_positional = True
+            continue
+        value = None
+        if arg.startswith("--") and "=" in arg:
+            arg, value = arg.split("=", 1)
+        elif not arg.startswith("--") and len(arg) > 2:
+            # -j4, -kn: a short option with its value or more short flags attached
+            head = arg[:2]
+            if head in _OPTIONS and _OPTIONS[head][1] in ("value", "many"):
+                arg, value = head, arg[2:]
+            else:
+                args[index:index] = [f"-{c}" for c in arg[2:]]
+                arg = head
+        if arg not in _OPTIONS:
+            from .errors import did_you_mean
+
+            raise UsageError(
+                f"unknown option '{arg}'{did_you_mean(arg, _OPTIONS)}", hint="dagmake --help lists them"
+            )
+        destination, kind = _OPTIONS[arg]
+        if kind == "flag":
+            if value is not None:
+                raise UsageError(f"option '{arg}' takes no value")
+            setattr(options, destination, True)
+            continue
+        if kind == "optional":
+            choices = _OPTIONAL_CHOICES[destination]
+            if value is None and index < len(args) and args[index] in choices:
+                value = args[index]
+                index += 1
+            if value is not None and value not in choices:
+                raise UsageError(f"option '{arg}' takes one of: {', '.join(choices)}; not '{value}'")
+            setattr(options, destination, value or choices[0])
+            continue
+        if value is None:
+            if index >= len(args):
+                raise UsageError(f"option '{arg}' needs a value")
+            value = args[index]
+            index += 1
+        if kind == "many":
+            getattr(options, destination).append(value)
+        else:
+            setattr(options, destination, value)
+    options.jobs = _number(options.jobs, "--jobs", int, minimum=1)
+    options.retries = _number(options.retries, "--retries", int, minimum=0)
+    options.debounce = _number(options.debounce, "--debounce", float, minimum=0)
+    return options
+
+
+def _number(value, option: str, kind, *, minimum):
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        what = "a whole number" if kind is int else "a number"
+        raise UsageError(f"{option} needs {what} of at least {minimum}, not '{value}'")
+    return number
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run dagmake with argv (default sys.argv[1:]); return the exit code."""
+    try:
+        options = parse_args(sys.argv[1:] if argv is None else argv)
+        return run(options)
+    except DagmakeError as error:
+        _print_error(str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (dagmake -l | head): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _print_error(message: str) -> None:
+    sys.stdout.flush()
+    print(f"dagmake: {message}", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    _print_error(f"warning: {message}")
+
+
+def run(options: Options) -> int:
+    if options.help:
+        sys.stdout.write(USAGE)
+        return 0
+    if options.version:
+        from ._version import __version__
+
+        print(f"dagmake {__version__}")
+        return 0
+    if options.directory:
+        try:
+            os.chdir(options.directory)
+        except OSError as error:
+            raise UsageError(f"cannot change to directory '{options.directory}': {error.strerror}")
+    from .pipefile import load
+
+    read_only = options.dry_run or options.list or options.graph is not None
+    project = load(options.file, overrides=options.overrides, write_cache=not read_only)
+    if options.watch:
+        from .watch import watch
+
+        return watch(project, options, warn=_warn)
+    if options.clean:
+        return _clean(project, options)
+    if read_only:
+        return _show(project, options)
+    from .build import build
+
+    reporter = _console(options)
+    summary = build(
+        project,
+        options.targets,
+        force=options.force,
+        force_all=options.force_all,
+        jobs=options.jobs,
+        keep_going=options.keep_going,
+        retries=options.retries,
+        reporter=reporter,
+        stream=options.verbose,
+        wait=options.wait,
+        warn=_warn,
+    )
+    return summary.exit_code
+
+
+def _console(options: Options):
+    from .console import ConsoleReporter
+
+    return ConsoleReporter(quiet=options.quiet, verbose=options.verbose)
+
+
+def _show(project, options: Options) -> int:
+    from .build import make_plan
+    from .state import StateStore
+
+    store = StateStore(project.state_dir)
+    records = store.load()
+    if store.warning:
+        _warn(store.warning)
+    targets = options.targets
+    if options.list or options.graph:
+        targets = targets or list(project.graph.order)
+    the_plan = make_plan(
+        project, targets, force=options.force, force_all=options.force_all, records=records
+    )
+    if options.list:
+        from .render import list_tasks
+
+        sys.stdout.write(list_tasks(project, the_plan))
+    elif options.graph:
+        from .render import graph_dot, graph_mermaid
+
+        render = graph_dot if options.graph == "dot" else graph_mermaid
+        sys.stdout.write(render(project, the_plan))
+    else:
+        work = the_plan.work
+        for step in work:
+            print(f"{step.name}: {step.reason.text}")
+        if not work:
+            up_to_date = [n for n in the_plan.up_to_date if not project.graph.tasks[n].is_group]
+            print(f"dagmake: no work to do ({len(up_to_date)} up to date)")
+    return 0
+
+
+def _clean(project, options: Options) -> int:
+    from .clean import clean
+    from .lock import ProjectLock
+
+    names = None
+    if options.targets:
+        names = []
+        for pattern in options.targets:
+            names.extend(project.graph.match(pattern, root=project.root, what="task"))
+    with ProjectLock(project.state_dir) as lock:
+        lock.acquire(wait=options.wait)
+        removed, refused = clean(project, names)
+    if not options.quiet:
+        for path in removed:
+            print(f"removed {path}")
+        if not removed and not refused:
+            print("dagmake: nothing to clean")
+    for message in refused:
+        _print_error(message)
+    return 2 if refused else 0

@@ -1,0 +1,165 @@
+"""Show a build on the terminal: one block per finished task, a live status line, a summary."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .events import FAILED, INTERRUPTED, OK, Reporter
+
+TAIL_LINES = 20
+MAX_BLOCK_LINES = 200
+
+
+def _shown(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("../..") else relative
+
+
+class ConsoleReporter(Reporter):
+    """Prints events for a person: plain lines off a terminal, a status line on one."""
+
+    def __init__(self, stream=None, *, tty=None, color=None, quiet=False, verbose=False) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        if color is None:
+            color = self.tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        self.color = color
+        self.quiet = quiet
+        self.verbose = verbose
+        self.total = 0
+        self.finished = 0
+        self.running: list[str] = []
+        self._status_shown = False
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _paint(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def _write(self, text: str) -> None:
+        if self._status_shown:
+            self.stream.write("\r\x1b[K")
+            self._status_shown = False
+        self.stream.write(text)
+        self._draw_status()
+        self.stream.flush()
+
+    def _draw_status(self) -> None:
+        if not self.tty or self.quiet or not self.running:
+            return
+        line = f"[{self.finished}/{self.total}] {', '.join(self.running)}"
+        width = _terminal_width()
+        if len(line) > width - 1:
+            line = line[: width - 4] + "..."
+        self.stream.write(line)
+        self._status_shown = True
+
+    # -- events ---------------------------------------------------------------------------
+
+    def on_RunStarted(self, event) -> None:
+        self.total = len(event.steps)
+
+    def on_TaskStarted(self, event) -> None:
+        self.running.append(event.step.name)
+        if self.verbose:
+            self._write(f"start {event.step.name}: {event.step.reason.text}\n")
+        else:
+            self._write("")
+
+    def on_TaskOutput(self, event) -> None:
+        self._write(f"{event.name}| {event.line}\n")
+
+    def on_AttemptFailed(self, event) -> None:
+        attempt = event.attempt
+        self._write(
+            f"{event.step.name}: attempt {attempt.number}/{event.total} failed: "
+            f"{attempt.describe(event.step.task.timeout)}; retrying in {event.retry_in:g} s\n"
+        )
+
+    def on_TaskSkipped(self, event) -> None:
+        if self.verbose:
+            self._write(f"skip  {event.step.name}: its inputs did not change after all\n")
+
+    def on_TaskFinished(self, event) -> None:
+        outcome = event.outcome
+        name = outcome.name
+        if name in self.running:
+            self.running.remove(name)
+        self.finished += 1
+        seconds = f"{outcome.seconds:.2f}s"
+        if outcome.status == OK:
+            if self.quiet:
+                self._write("")
+                return
+            retried = f" after {len(outcome.attempts)} attempts" if len(outcome.attempts) > 1 else ""
+            header = f"[{self.finished}/{self.total}] {self._paint(name, '32')} {seconds}{retried}"
+            if outcome.reason is not None:
+                header += f": {outcome.reason.text}"
+            body = "" if self.verbose else _read_log(outcome.log_path, MAX_BLOCK_LINES)
+            self._write(header + "\n" + body)
+            return
+        label = "FAILED" if outcome.status == FAILED else "INTERRUPTED"
+        header = f"{self._paint(label, '31;1')} {name} ({outcome.describe()}, {seconds})"
+        body = "" if self.verbose else _read_log(outcome.log_path, TAIL_LINES)
+        footer = f"  log: {_shown(outcome.log_path)}\n"
+        self._write(header + "\n" + _indent(body) + footer)
+
+    def on_RunFinished(self, event) -> None:
+        summary = event.summary
+        self.running.clear()
+        self._write(self.summary_line(summary) + "\n")
+
+    def summary_line(self, summary) -> str:
+        failed = summary.failed
+        seconds = f"{summary.seconds:.2f}s"
+        if summary.interrupted:
+            stopped = [o.name for o in summary.outcomes if o.status == INTERRUPTED]
+            text = f"dagmake: interrupted after {seconds}; {len(summary.ran)} ran"
+            if stopped:
+                text += f", stopped {', '.join(stopped)} (will rerun next time)"
+            return self._paint(text, "31;1")
+        if not summary.outcomes and not failed:
+            return f"dagmake: no work to do ({len(summary.up_to_date)} up to date)"
+        text = (
+            f"dagmake: {len(summary.ran)} ran, {len(summary.up_to_date) + len(summary.skipped)} "
+            f"up to date, {len(failed)} failed in {seconds}"
+        )
+        if failed:
+            first = failed[0]
+            text += f"\ndagmake: first failure: {first.name} ({first.describe()}), log {_shown(first.log_path)}"
+            if summary.not_run:
+                text += f"\ndagmake: not started: {', '.join(summary.not_run)}"
+            return self._paint(text, "31")
+        return text
+
+
+def _indent(text: str) -> str:
+    return "".join(f"  {line}\n" for line in text.splitlines())
+
+
+def _read_log(path: str, max_lines: int) -> str:
+    """The end of a log: all of it when short, else its last max_lines lines."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace")
+    lines = text.splitlines()
+    if size > 64 * 1024 and lines:
+        lines = lines[1:]  # the first line is probably cut
+    if len(lines) > max_lines or size > 64 * 1024:
+        hidden = "earlier lines" if size > 64 * 1024 else f"{len(lines) - max_lines} more lines"
+        lines = [f"... ({hidden} in {_shown(path)})", *lines[-max_lines:]]
+    return "".join(line + "\n" for line in lines)
+
+
+def _terminal_width() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 80

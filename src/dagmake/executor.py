@@ -1,0 +1,208 @@
+"""Run a Plan: each step as soon as its upstream is done, at most `jobs` at once, with retries."""
+
+from __future__ import annotations
+
+import heapq
+import queue
+import threading
+import time
+from graphlib import TopologicalSorter
+
+from .events import (
+    FAILED,
+    INTERRUPTED,
+    OK,
+    AttemptFailed,
+    TaskFinished,
+    TaskOutcome,
+    TaskOutput,
+    TaskSkipped,
+    TaskStarted,
+)
+from .plan import Step
+
+
+class Executor:
+    """Schedules steps over a Runner; knows nothing of TOML, files or state.
+
+    Args:
+        runner: runs one attempt: run(task, number, log_path, on_line=) -> Attempt.
+        jobs: most steps running at once.
+        keep_going: after a failure, still run everything not downstream of it.
+        prepare: called as a step becomes ready; returns its Reason to run, or None to skip it.
+        check: called after a successful attempt; returns an error ("did not create
+            output x") that turns it into a failure, or None.
+        emit: receives every event, always on the calling thread.
+        log_path: task name -> path of its log file.
+        priority: task name -> number; among ready steps the highest starts first.
+        retries: overrides every task's `retries` when not None.
+        stream: send each output line as a TaskOutput event as it is written.
+    """
+
+    def __init__(
+        self,
+        runner,
+        *,
+        jobs: int,
+        keep_going: bool = False,
+        prepare=None,
+        check=None,
+        emit,
+        log_path,
+        priority=None,
+        retries: int | None = None,
+        stream: bool = False,
+        grace: float = 2.0,
+    ) -> None:
+        self.runner = runner
+        self.jobs = max(1, jobs)
+        self.keep_going = keep_going
+        self.prepare = prepare or (lambda step: step.reason)
+        self.check = check or (lambda task: None)
+        self.emit = emit
+        self.log_path = log_path
+        self.priority = priority or {}
+        self.retries = retries
+        self.stream = stream
+        self.grace = grace
+        self._results: queue.SimpleQueue = queue.SimpleQueue()
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._workers: list[threading.Thread] = []
+
+    def run(self, plan) -> tuple[list[TaskOutcome], list[str], list[str], bool]:
+        """Execute plan; return (outcomes in finishing order, skipped, not started, interrupted)."""
+        steps = {step.name: step for step in plan.steps}
+        sorter = TopologicalSorter()
+        for step in plan.steps:
+            sorter.add(step.name, *plan.upstream.get(step.name, ()))
+        sorter.prepare()
+        ready: list = []
+        order = {step.name: index for index, step in enumerate(plan.steps)}
+        outcomes: list[TaskOutcome] = []
+        skipped: list[str] = []
+        started: set[str] = set()
+        running = 0
+        stopping = False
+        interrupted = False
+        try:
+            while True:
+                for name in sorter.get_ready():
+                    heapq.heappush(ready, (-self.priority.get(name, 0.0), order[name], name))
+                while ready and running < self.jobs and not stopping:
+                    name = heapq.heappop(ready)[2]
+                    step = steps[name]
+                    if step.task.is_group:
+                        sorter.done(name)
+                        started.add(name)
+                        for later in sorter.get_ready():
+                            heapq.heappush(ready, (-self.priority.get(later, 0.0), order[later], later))
+                        continue
+                    reason = self.prepare(step)
+                    started.add(name)
+                    if reason is None:
+                        skipped.append(name)
+                        self.emit(TaskSkipped(step))
+                        sorter.done(name)
+                        for later in sorter.get_ready():
+                            heapq.heappush(ready, (-self.priority.get(later, 0.0), order[later], later))
+                        continue
+                    step = Step(step.task, reason)
+                    self.emit(TaskStarted(step))
+                    self._start(step)
+                    running += 1
+                if running == 0:
+                    break
+                kind, step, *rest = self._results.get()
+                if kind == "line":
+                    self.emit(TaskOutput(step.name, rest[0]))
+                elif kind == "retry":
+                    self.emit(AttemptFailed(step, *rest))
+                else:
+                    outcome = rest[0]
+                    running -= 1
+                    outcomes.append(outcome)
+                    self.emit(TaskFinished(step, outcome))
+                    if outcome.status == OK:
+                        sorter.done(step.name)
+                    elif not self.keep_going or outcome.status == INTERRUPTED:
+                        stopping = True
+        except KeyboardInterrupt:
+            interrupted = True
+            self._interrupt(outcomes, running)
+        finally:
+            for _ in self._workers:
+                self._work.put(None)
+        not_run = [s.name for s in plan.steps if s.name not in started and not s.task.is_group]
+        return outcomes, skipped, not_run, interrupted
+
+    def _interrupt(self, outcomes: list[TaskOutcome], running: int) -> None:
+        """Stop every running task: SIGTERM, SIGKILL after the grace period or a second Ctrl-C."""
+        self._stop.set()
+        self.runner.terminate_all()
+        deadline = time.monotonic() + self.grace
+        killed = False
+        while running:
+            try:
+                timeout = max(0.01, deadline - time.monotonic()) if not killed else None
+                kind, step, *rest = self._results.get(timeout=timeout)
+            except queue.Empty:
+                self.runner.kill_all()
+                killed = True
+                continue
+            except KeyboardInterrupt:
+                self.runner.kill_all()
+                killed = True
+                continue
+            if kind == "done":
+                running -= 1
+                outcomes.append(rest[0])
+                self.emit(TaskFinished(step, rest[0]))
+
+    def _start(self, step: Step) -> None:
+        if len(self._workers) < self.jobs:
+            worker = threading.Thread(target=self._worker, name="dagmake-worker", daemon=True)
+            self._workers.append(worker)
+            worker.start()
+        self._work.put(step)
+
+    def _worker(self) -> None:
+        while True:
+            step = self._work.get()
+            if step is None:
+                return
+            try:
+                outcome = self._attempts(step)
+            except BaseException as error:  # a bug must not hang the build
+                from .events import Attempt
+
+                attempt = Attempt(1, 1, time.time(), 0.0, error=f"internal error: {error!r}")
+                outcome = TaskOutcome(step.name, FAILED, [attempt], self.log_path(step.name))
+            self._results.put(("done", step, outcome))
+
+    def _attempts(self, step: Step) -> TaskOutcome:
+        task = step.task
+        total = (task.retries if self.retries is None else self.retries) + 1
+        delay = task.retry_delay
+        log_path = self.log_path(task.name)
+        on_line = (lambda name, line: self._results.put(("line", step, line))) if self.stream else None
+        attempts = []
+        status = FAILED
+        for number in range(1, total + 1):
+            attempt = self.runner.run(task, number, log_path, on_line=on_line)
+            if attempt.ok:
+                attempt.error = self.check(task)
+            attempts.append(attempt)
+            if attempt.ok:
+                status = OK
+                break
+            if attempt.interrupted or self._stop.is_set():
+                status = INTERRUPTED
+                break
+            if number < total:
+                self._results.put(("retry", step, attempt, total, delay))
+                if self._stop.wait(delay):
+                    status = INTERRUPTED
+                    break
+                delay *= 2
+        return TaskOutcome(task.name, status, attempts, log_path, step.reason, task.timeout)

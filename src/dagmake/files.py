@@ -1,0 +1,146 @@
+"""A read-only view of the disk: stamps of files and directories, glob patterns, project bounds."""
+
+from __future__ import annotations
+
+import os
+
+# A stamp is (mtime_ns, size); None means the path does not exist. st_mtime_ns, not
+# st_mtime: float seconds make two writes within a microsecond or so look equal.
+# A directory's stamp is (newest mtime_ns of the files inside, number of files), so
+# adding, editing or deleting a file inside it changes the stamp.
+
+_GLOB_CHARS = frozenset("*?[")
+_SKIPPED_DIRS = frozenset({".dagmake", ".git", "__pycache__"})
+
+
+def is_glob(path: str) -> bool:
+    return any(c in _GLOB_CHARS for c in path)
+
+
+def stamp(root: str, path: str) -> tuple[int, int] | None:
+    """The stamp of path (relative to root, or absolute), following symlinks."""
+    full = os.path.join(root, path)
+    try:
+        st = os.stat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return None
+    if st.st_mode & 0o170000 == 0o040000:
+        return directory_stamp(full, st.st_mtime_ns)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def directory_stamp(full: str, own_mtime_ns: int) -> tuple[int, int]:
+    newest = 0
+    count = 0
+    stack = [full]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = os.scandir(current)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir():
+                        if entry.name not in _SKIPPED_DIRS:
+                            stack.append(entry.path)
+                        continue
+                    mtime = entry.stat().st_mtime_ns
+                except OSError:
+                    continue
+                count += 1
+                if mtime > newest:
+                    newest = mtime
+    return (newest if count else own_mtime_ns, count)
+
+
+def glob_prefix(pattern: str) -> str:
+    """The literal directory part of a glob, before its first wildcard segment ('' for none)."""
+    literal = []
+    for segment in pattern.split("/")[:-1]:
+        if is_glob(segment):
+            break
+        literal.append(segment)
+    return "/".join(literal)
+
+
+def compile_glob(pattern: str):
+    """A compiled regex matching whole relative paths: `*` and `?` stay in one segment,
+    `**` spans any number of directories, and wildcards never match a leading dot."""
+    import re  # only for Pipefiles that use globs
+
+    out = []
+    segments = pattern.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "**":
+            out.append(r"(?:(?!\.)[^/]+/)*" if not last else r"(?:(?!\.)[^/]+(?:/|$))*")
+            continue
+        piece = ""
+        if segment[:1] in ("*", "?", "["):
+            piece = r"(?!\.)"
+        i = 0
+        while i < len(segment):
+            c = segment[i]
+            if c == "*":
+                piece += "[^/]*"
+            elif c == "?":
+                piece += "[^/]"
+            elif c == "[":
+                end = segment.find("]", i + 2)
+                if end == -1:
+                    piece += re.escape(c)
+                else:
+                    body = segment[i + 1 : end]
+                    if body.startswith("!"):
+                        body = "^" + body[1:]
+                    piece += "[" + body.replace("\\", "\\\\") + "]"
+                    i = end
+            else:
+                piece += re.escape(c)
+            i += 1
+        out.append(piece + ("" if last else "/"))
+    return re.compile("".join(out) + r"\Z")
+
+
+def expand_glob(root: str, pattern: str) -> list[str]:
+    """Existing files matching pattern, relative to root (or absolute if pattern is), sorted."""
+    regex = compile_glob(pattern)
+    prefix = glob_prefix(pattern)
+    recursive = "**" in pattern.split("/")
+    depth_limit = None if recursive else pattern.count("/") - (prefix.count("/") + 1 if prefix else 0)
+    start = os.path.join(root, prefix) if prefix else root
+    found = []
+    stack = [(start, prefix, 0)]
+    while stack:
+        directory, relative, depth = stack.pop()
+        try:
+            entries = os.scandir(directory)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                path = f"{relative}/{entry.name}" if relative else entry.name
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    continue
+                if is_dir:
+                    if entry.name in _SKIPPED_DIRS:
+                        continue
+                    if depth_limit is None or depth < depth_limit:
+                        stack.append((entry.path, path, depth + 1))
+                    continue
+                if regex.match(path):
+                    found.append(path)
+    found.sort()
+    return found
+
+
+def is_inside(root_real: str, root: str, path: str) -> bool:
+    """Whether path, with every symlink resolved, lies strictly inside the project root."""
+    real = os.path.realpath(os.path.join(root, path))
+    return real.startswith(root_real + os.sep)

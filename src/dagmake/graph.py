@@ -1,0 +1,191 @@
+"""The DAG of tasks, inferred from the files they read and write and from `after`."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+from .errors import GraphError, TargetError, did_you_mean
+from .files import compile_glob, glob_prefix, is_glob
+
+
+class Graph:
+    """Tasks as vertices; B is downstream of A when B reads what A writes, or lists A in `after`."""
+
+    __slots__ = ("tasks", "order", "upstream", "producers", "_downstream")
+
+    def __init__(self, tasks, order, upstream) -> None:
+        self.tasks = {t.name: t for t in tasks}
+        self.order = order  # topological: every task after all of its upstream
+        self.upstream = upstream  # name -> tuple of direct upstream names
+        self.producers = {output: t.name for t in tasks for output in t.outputs}
+        self._downstream = None
+
+    @classmethod
+    def from_tasks(cls, tasks, *, file: str | None = None, locate=None) -> Graph:
+        """Infer the edges and validate: duplicate outputs, unknown `after`, own outputs, cycles."""
+        locate = locate or (lambda task, key: None)
+
+        def fail(message, task=None, key=None, hint=None):
+            return GraphError(message, file=file, line=locate(task, key), task=task, key=key, hint=hint)
+
+        producers: dict[str, str] = {}
+        for task in tasks:
+            for output in task.outputs:
+                other = producers.get(output)
+                if other is not None and other != task.name:
+                    raise fail(
+                        f"output '{output}' is declared by both '{other}' and '{task.name}'",
+                        hint="each file must have one producer; rename one of the outputs",
+                    )
+                producers[output] = task.name
+        outputs_sorted = sorted(producers)
+        names = {t.name for t in tasks}
+        upstream: dict[str, tuple[str, ...]] = {}
+        for task in tasks:
+            found: dict[str, None] = {}
+            for name in task.after:
+                if name not in names:
+                    raise fail(
+                        f"'after' names unknown task '{name}'{did_you_mean(name, names)}",
+                        task=task.name,
+                        key="after",
+                    )
+                found[name] = None
+            for path in task.inputs:
+                for producer in _producers_of(path, producers, outputs_sorted):
+                    if producer == task.name:
+                        raise fail(
+                            f"input '{path}' matches its own output",
+                            task=task.name,
+                            key="inputs",
+                            hint="a task cannot read what it writes; narrow the input or the glob",
+                        )
+                    found[producer] = None
+            found.pop(task.name, None)
+            upstream[task.name] = tuple(found)
+        order = _topological_order(tasks, upstream, fail)
+        return cls(tasks, order, upstream)
+
+    def to_data(self) -> tuple:
+        return (self.order, tuple(self.upstream.items()))
+
+    @classmethod
+    def from_data(cls, tasks, data) -> Graph:
+        order, upstream = data
+        return cls(tasks, order, dict(upstream))
+
+    @property
+    def downstream(self) -> dict[str, tuple[str, ...]]:
+        """name -> direct downstream names."""
+        if self._downstream is None:
+            result: dict[str, list[str]] = {name: [] for name in self.order}
+            for name in self.order:
+                for up in self.upstream[name]:
+                    result[up].append(name)
+            self._downstream = {name: tuple(down) for name, down in result.items()}
+        return self._downstream
+
+    def upstream_closure(self, names) -> set[str]:
+        """names plus everything they (transitively) need."""
+        seen = set()
+        stack = list(names)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            stack.extend(self.upstream[name])
+        return seen
+
+    def downstream_closure(self, names) -> set[str]:
+        """names plus everything that (transitively) needs them."""
+        downstream = self.downstream
+        seen = set()
+        stack = list(names)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            stack.extend(downstream[name])
+        return seen
+
+    def match(self, pattern: str, *, root: str | None = None, what: str = "target") -> list[str]:
+        """Task names a target names: a task, a glob of task names, or an output path."""
+        if pattern in self.tasks:
+            return [pattern]
+        if is_glob(pattern):
+            from fnmatch import fnmatchcase
+
+            matched = [name for name in self.order if fnmatchcase(name, pattern)]
+            if matched:
+                return matched
+        import posixpath
+
+        path = posixpath.normpath(pattern)
+        if path in self.producers:
+            return [self.producers[path]]
+        if root is not None:
+            import os
+
+            relative = os.path.relpath(os.path.abspath(pattern), root).replace(os.sep, "/")
+            if relative in self.producers:
+                return [self.producers[relative]]
+        raise TargetError(
+            f"unknown {what} '{pattern}'{did_you_mean(pattern, [*self.tasks, *self.producers])}",
+            hint="dagmake -l lists the tasks",
+        )
+
+    def select(self, targets, *, root: str | None = None) -> set[str]:
+        """The tasks to consider for targets: the tasks they name plus their upstream closure."""
+        named = []
+        for target in targets:
+            named.extend(self.match(target, root=root))
+        return self.upstream_closure(named)
+
+
+def _producers_of(path: str, producers: dict[str, str], outputs_sorted: list[str]):
+    """Tasks whose outputs an input depends on: equal, a directory containing it,
+    a file inside it (when the input is a directory), or a match of its glob."""
+    if is_glob(path):
+        regex = compile_glob(path)
+        prefix = glob_prefix(path)
+        for output in _outputs_under(prefix, outputs_sorted) if prefix else outputs_sorted:
+            if regex.match(output):
+                yield producers[output]
+        return
+    if path in producers:
+        yield producers[path]
+    parent = path
+    while "/" in parent:
+        parent = parent.rsplit("/", 1)[0]
+        if parent in producers:
+            yield producers[parent]
+    for output in _outputs_under(path, outputs_sorted):
+        yield producers[output]
+
+
+def _outputs_under(directory: str, outputs_sorted: list[str]):
+    prefix = directory + "/"
+    index = bisect_left(outputs_sorted, prefix)
+    while index < len(outputs_sorted) and outputs_sorted[index].startswith(prefix):
+        yield outputs_sorted[index]
+        index += 1
+
+
+def _topological_order(tasks, upstream, fail) -> tuple[str, ...]:
+    from graphlib import CycleError, TopologicalSorter
+
+    sorter = TopologicalSorter()
+    for task in tasks:
+        sorter.add(task.name, *upstream[task.name])
+    try:
+        return tuple(sorter.static_order())
+    except CycleError as error:
+        # graphlib lists the cycle following "needs" links; show it as data flows.
+        cycle = list(reversed(error.args[1]))
+        raise fail(
+            "dependency cycle: " + " -> ".join(cycle),
+            task=cycle[0],
+            hint="a task cannot (indirectly) need its own outputs; break one of these links",
+        )

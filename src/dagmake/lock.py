@@ -1,0 +1,58 @@
+"""One dagmake at a time per project: an flock on .dagmake/lock holding the owner's pid."""
+
+from __future__ import annotations
+
+import os
+
+from .errors import LockError
+from .state import ensure_state_dir
+
+
+class ProjectLock:
+    """An exclusive lock; the kernel drops it when its holder dies, so a dead holder never blocks."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = state_dir
+        self.path = os.path.join(state_dir, "lock")
+        self._fd: int | None = None
+
+    def acquire(self, *, wait: bool = False, on_wait=None) -> None:
+        """Take the lock, or raise LockError naming the holder's pid (or block, with wait)."""
+        import fcntl
+
+        ensure_state_dir(self.state_dir)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            if not wait:
+                os.close(fd)
+                raise LockError(
+                    f"another dagmake (pid {holder}) is running on this project",
+                    hint="wait for it to finish, or run with --wait to queue behind it",
+                )
+            if on_wait is not None:
+                on_wait(holder)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> ProjectLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        return os.pread(fd, 32, 0).decode().strip() or "unknown"
+    except OSError:
+        return "unknown"

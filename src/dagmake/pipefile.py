@@ -1,0 +1,575 @@
+"""Find, parse and validate Pipefile.toml into Tasks, with a parse cache for fast no-op runs."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+
+from .errors import PipefileError, did_you_mean
+from .placeholders import expand, names_in, quote_all
+from .task import PythonAction, ShellAction, Task
+
+FILENAME = "Pipefile.toml"
+CACHE_FORMAT = 3
+
+TOP_KEYS = ("settings", "vars", "env", "tasks")
+SETTINGS_KEYS = ("jobs", "shell", "default", "on_failure", "on_success")
+TASK_KEYS = (
+    "help",
+    "cmd",
+    "python",
+    "inputs",
+    "outputs",
+    "after",
+    "env",
+    "cwd",
+    "retries",
+    "retry_delay",
+    "timeout",
+    "always",
+    "resources",
+)
+BUILTINS = ("inputs", "outputs", "task")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+class Settings:
+    """The [settings] table, validated."""
+
+    __slots__ = ("jobs", "shell", "default", "on_failure", "on_success")
+
+    def __init__(self, jobs=None, shell="/bin/sh", default=(), on_failure=None, on_success=None):
+        self.jobs = jobs
+        self.shell = shell
+        self.default = tuple(default)
+        self.on_failure = on_failure
+        self.on_success = on_success
+
+    def to_data(self) -> tuple:
+        return (self.jobs, self.shell, self.default, self.on_failure, self.on_success)
+
+
+class Project:
+    """A loaded pipeline: where it lives, its settings, its tasks and their graph."""
+
+    __slots__ = ("root", "pipefile", "settings", "tasks", "graph", "overrides")
+
+    def __init__(self, root, pipefile, settings, tasks, graph, overrides=()):
+        self.root = root
+        self.pipefile = pipefile
+        self.settings = settings
+        self.tasks = tasks
+        self.graph = graph
+        self.overrides = overrides
+
+    @property
+    def state_dir(self) -> str:
+        return os.path.join(self.root, ".dagmake")
+
+    def display(self, path: str) -> str:
+        """The Pipefile's path as the user should see it in messages."""
+        return os.path.relpath(path) if not path.startswith("..") else path
+
+
+def find(start: str | None = None) -> str:
+    """The nearest Pipefile.toml in start or one of its parents (like git finds .git)."""
+    directory = os.path.abspath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(directory, FILENAME)
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            raise PipefileError(
+                f"no {FILENAME} in {os.path.abspath(start or os.getcwd())} or any parent directory",
+                hint="create one, or name it with -f PATH",
+            )
+        directory = parent
+
+
+def load(
+    path: str | None = None,
+    *,
+    overrides: dict[str, str] | None = None,
+    write_cache: bool = True,
+) -> Project:
+    """Load the Pipefile at path (default: the nearest one), from the parse cache when it is current.
+
+    Args:
+        path: a Pipefile, or a directory to search upward from; None means the current directory.
+        overrides: `NAME=value` vars from the command line; they win over [vars].
+        write_cache: False for read-only commands, which must not create .dagmake/.
+    """
+    if path is None or os.path.isdir(path):
+        pipefile = find(path)
+    else:
+        pipefile = os.path.abspath(path)
+    try:
+        with open(pipefile, "rb") as f:
+            source = f.read()
+    except FileNotFoundError:
+        raise PipefileError(f"{path} does not exist", hint="check the -f PATH")
+    except OSError as error:
+        raise PipefileError(f"cannot read {pipefile}: {error.strerror}")
+    root = os.path.dirname(pipefile)
+    override_items = tuple(sorted((overrides or {}).items()))
+    cache_path = os.path.join(root, ".dagmake", "pipefile.cache")
+    key = (CACHE_FORMAT, _version(), pipefile, override_items)
+    project = _read_cache(cache_path, key, source, root, pipefile)
+    if project is not None:
+        return project
+    settings, tasks = parse(source, pipefile, dict(override_items))
+    from .graph import Graph
+
+    graph = Graph.from_tasks(tasks, file=_shown(pipefile), locate=_locator(source))
+    project = Project(root, pipefile, settings, tasks, graph, override_items)
+    if write_cache:
+        _write_cache(cache_path, key, source, project)
+    return project
+
+
+def _version() -> str:
+    from ._version import __version__
+
+    return __version__
+
+
+def _shown(pipefile: str) -> str:
+    relative = os.path.relpath(pipefile)
+    return relative if not relative.startswith("../..") else pipefile
+
+
+def _read_cache(cache_path, key, source, root, pipefile):
+    import marshal
+
+    try:
+        with open(cache_path, "rb") as f:
+            data = marshal.load(f)
+        if data[0] != key or data[1] != source:
+            return None
+        settings_data, task_data, graph_data = data[2]
+        from .graph import Graph
+
+        tasks = tuple(Task.from_data(t) for t in task_data)
+        graph = Graph.from_data(tasks, graph_data)
+        return Project(root, pipefile, Settings(*settings_data), tasks, graph, key[3])
+    except Exception:
+        # Any doubt about the cache (missing, truncated, another version) means a real parse.
+        return None
+
+
+def _write_cache(cache_path, key, source, project) -> None:
+    import marshal
+
+    payload = (
+        project.settings.to_data(),
+        tuple(t.to_data() for t in project.tasks),
+        project.graph.to_data(),
+    )
+    try:
+        from .state import ensure_state_dir
+
+        ensure_state_dir(os.path.dirname(cache_path))
+        temporary = f"{cache_path}.{os.getpid()}.tmp"
+        with open(temporary, "wb") as f:
+            marshal.dump((key, source, payload), f)
+        os.replace(temporary, cache_path)
+    except OSError:
+        pass  # a read-only project still builds; it just parses every time
+
+
+# --- parsing and validation -------------------------------------------------------------
+
+
+def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Settings, tuple]:
+    """Parse and validate Pipefile text into (Settings, tasks in file order)."""
+    shown = _shown(pipefile)
+    try:
+        text = source.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PipefileError(f"not valid UTF-8 (byte {error.start})", file=shown)
+    try:
+        import tomli as toml
+    except ImportError:  # pragma: no cover - tomli is a dependency; stdlib as a fallback
+        import tomllib as toml
+    try:
+        document = toml.loads(text)
+    except toml.TOMLDecodeError as error:
+        message = getattr(error, "msg", None) or str(error)
+        raise PipefileError(
+            f"invalid TOML: {message}",
+            file=shown,
+            line=getattr(error, "lineno", None),
+            column=getattr(error, "colno", None),
+        )
+    return _Validator(text, shown, os.path.dirname(pipefile)).validate(document, overrides)
+
+
+def _locator(source: bytes):
+    """A function (task, key) -> line number, for errors found after parsing."""
+
+    def locate(task: str | None, key: str | None) -> int | None:
+        return _find_line(source.decode("utf-8", "replace").splitlines(), task, key)
+
+    return locate
+
+
+def _find_line(lines: list[str], task: str | None, key: str | None) -> int | None:
+    header = {f"[tasks.{task}]", f'[tasks."{task}"]', f"[tasks.'{task}']"} if task else None
+    section_start = None
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip().replace(" ", "")
+        if header and stripped in header:
+            section_start = number
+            if key is None:
+                return number
+            continue
+        if section_start is not None:
+            if stripped.startswith("["):
+                break
+            if key and (stripped.startswith(key + "=") or stripped.startswith(f'"{key}"=')):
+                return number
+    if task:
+        # inline tables: tasks.name = {...} or name = {...} under [tasks]
+        for number, line in enumerate(lines, 1):
+            stripped = line.strip().replace(" ", "")
+            if stripped.startswith((f"{task}=", f"tasks.{task}=", f'"{task}"=')):
+                return number
+    return section_start
+
+
+class _Validator:
+    def __init__(self, text: str, shown: str, root: str) -> None:
+        self.lines = text.splitlines()
+        self.file = shown
+        self.root = root
+
+    def error(self, message, *, task=None, key=None, section=None, hint=None) -> PipefileError:
+        line = None
+        if task:
+            line = _find_line(self.lines, task, key)
+        elif section:
+            line = self._section_line(section, key)
+        return PipefileError(message, file=self.file, line=line, task=task, key=key, hint=hint)
+
+    def _section_line(self, section: str, key: str | None) -> int | None:
+        inside = False
+        found = None
+        for number, line in enumerate(self.lines, 1):
+            stripped = line.strip().replace(" ", "")
+            if stripped == f"[{section}]":
+                inside = True
+                found = number
+                continue
+            if inside:
+                if stripped.startswith("["):
+                    break
+                if key and stripped.startswith(key + "="):
+                    return number
+        return found
+
+    def unknown_keys(self, table: dict, allowed, *, task=None, section=None) -> None:
+        for key in table:
+            if key not in allowed:
+                where = f"task '{task}'" if task else f"[{section}]" if section else "the top level"
+                raise self.error(
+                    f"unknown key '{key}'{did_you_mean(key, allowed)}",
+                    task=task,
+                    key=key,
+                    section=section,
+                    hint=f"keys allowed in {where}: {', '.join(allowed)}",
+                )
+
+    def validate(self, document: dict, overrides: dict[str, str]) -> tuple[Settings, tuple]:
+        self.unknown_keys(document, TOP_KEYS)
+        settings = self.settings(document.get("settings", {}))
+        variables = self.variables(document.get("vars", {}), overrides)
+        global_env = self.string_table(document.get("env", {}), section="env")
+        tasks_table = document.get("tasks")
+        if not isinstance(tasks_table, dict) or not tasks_table:
+            raise PipefileError(
+                "no tasks defined" if tasks_table is None or tasks_table == {} else "'tasks' must be a table",
+                file=self.file,
+                hint="add a task, e.g. [tasks.hello] with cmd = \"echo hello\"",
+            )
+        tasks = tuple(
+            self.task(name, body, settings, variables, global_env)
+            for name, body in tasks_table.items()
+        )
+        names = {t.name for t in tasks}
+        for name in settings.default:
+            if name not in names:
+                raise self.error(
+                    f"default target '{name}' is not a task{did_you_mean(name, names)}",
+                    section="settings",
+                    key="default",
+                )
+        return settings, tasks
+
+    def settings(self, table) -> Settings:
+        if not isinstance(table, dict):
+            raise self.error("[settings] must be a table", hint="write [settings] on its own line")
+        self.unknown_keys(table, SETTINGS_KEYS, section="settings")
+        jobs = table.get("jobs")
+        if jobs is not None and (type(jobs) is not int or jobs < 1):
+            raise self.error(
+                f"'jobs' must be a whole number of at least 1, not {jobs!r}",
+                section="settings",
+                key="jobs",
+            )
+        shell = self.typed(table, "shell", str, "a string (a path to a shell)", section="settings")
+        default = self.string_list(table, "default", section="settings")
+        on_failure = self.typed(table, "on_failure", str, "a string (a shell command)", section="settings")
+        on_success = self.typed(table, "on_success", str, "a string (a shell command)", section="settings")
+        return Settings(jobs, shell or "/bin/sh", default or (), on_failure, on_success)
+
+    def variables(self, table, overrides: dict[str, str]) -> dict[str, str]:
+        raw = dict(self.string_table(table, section="vars"))
+        for name in raw:
+            if name in BUILTINS:
+                raise self.error(
+                    f"'{name}' is a built-in placeholder and cannot be redefined",
+                    section="vars",
+                    key=name,
+                    hint="choose another name",
+                )
+        raw.update(overrides)
+        resolved: dict[str, str] = {}
+
+        def resolve(name: str, chain: tuple[str, ...]) -> str:
+            if name in resolved:
+                return resolved[name]
+            if name in chain:
+                cycle = " -> ".join((*chain[chain.index(name) :], name))
+                raise self.error(f"vars refer to each other in a cycle: {cycle}", section="vars", key=name)
+            # built-ins stay as placeholders here and are filled in per task
+            known = {b: "{{" + b + "}}" for b in BUILTINS}
+            for inner in names_in(raw[name]):
+                if inner in raw:
+                    known[inner] = resolve(inner, (*chain, name))
+            resolved[name] = expand(raw[name], known, task=None, field=f"vars.{name}", file=self.file)
+            return resolved[name]
+
+        for name in raw:
+            resolve(name, ())
+        return resolved
+
+    def typed(self, table, key, kind, expected, *, task=None, section=None):
+        value = table.get(key)
+        if value is None:
+            return None
+        if kind is float:
+            ok = type(value) in (int, float)
+        else:
+            ok = type(value) is kind
+        if not ok:
+            raise self.error(
+                f"'{key}' must be {expected}, not {_type_name(value)} {_short(value)}",
+                task=task,
+                key=key,
+                section=section,
+            )
+        return value
+
+    def string_list(self, table, key, *, task=None, section=None) -> tuple[str, ...] | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            example = f'{key} = ["{value}"]' if isinstance(value, str) else f'{key} = ["a", "b"]'
+            raise self.error(
+                f"'{key}' must be a list of non-empty strings, not {_type_name(value)} {_short(value)}",
+                task=task,
+                key=key,
+                section=section,
+                hint=f"write {example}",
+            )
+        return tuple(value)
+
+    def string_table(self, table, *, task=None, section=None, key=None) -> dict[str, str]:
+        if not isinstance(table, dict):
+            raise self.error(
+                f"'{key or section}' must be a table of strings, not {_type_name(table)}",
+                task=task,
+                key=key,
+                section=section,
+                hint='write NAME = "value" pairs',
+            )
+        result = {}
+        for name, value in table.items():
+            if type(value) in (int, float):
+                value = str(value)
+            if not isinstance(value, str):
+                raise self.error(
+                    f"'{key + '.' if key else ''}{name}' must be a string, not {_type_name(value)}",
+                    task=task,
+                    key=key or name,
+                    section=section,
+                )
+            result[name] = value
+        return result
+
+    def task(self, name, body, settings: Settings, variables, global_env) -> Task:
+        if not name or not all(c in _NAME_CHARS for c in name) or name[0] in "-.":
+            raise self.error(
+                f"task name '{name}' may only use letters, digits, '_', '-' and '.'",
+                task=name,
+                hint="rename the task, e.g. [tasks.clean_users]",
+            )
+        if not isinstance(body, dict):
+            raise self.error(
+                f"must be a table, not {_type_name(body)}",
+                task=name,
+                hint=f"write [tasks.{name}] followed by its keys",
+            )
+        self.unknown_keys(body, TASK_KEYS, task=name)
+        help_text = self.typed(body, "help", str, "a string", task=name) or ""
+        cmd = body.get("cmd")
+        if cmd is not None and not (
+            isinstance(cmd, str) or (isinstance(cmd, list) and all(isinstance(c, str) for c in cmd))
+        ):
+            raise self.error(
+                f"'cmd' must be a string or a list of strings, not {_type_name(cmd)} {_short(cmd)}",
+                task=name,
+                key="cmd",
+            )
+        python = self.typed(body, "python", str, 'a string "module:function"', task=name)
+        if cmd is not None and python is not None:
+            raise self.error(
+                "has both 'cmd' and 'python'",
+                task=name,
+                key="python",
+                hint="a task runs one of them; split it into two tasks",
+            )
+        if python is not None:
+            module, sep, function = python.partition(":")
+            if not sep or not module or not function or not all(
+                part.isidentifier() for part in (*module.split("."), *function.split("."))
+            ):
+                raise self.error(
+                    f"'python' must look like \"package.module:function\", not {python!r}",
+                    task=name,
+                    key="python",
+                )
+        inputs = self.string_list(body, "inputs", task=name) or ()
+        outputs = self.string_list(body, "outputs", task=name) or ()
+        after = self.string_list(body, "after", task=name) or ()
+        task_env = self.string_table(body.get("env", {}), task=name, key="env")
+        cwd = self.typed(body, "cwd", str, "a string (a directory)", task=name) or "."
+        retries = self.typed(body, "retries", int, "a whole number", task=name) or 0
+        if retries < 0:
+            raise self.error("'retries' must be 0 or more", task=name, key="retries")
+        retry_delay = self.typed(body, "retry_delay", float, "a number of seconds", task=name)
+        retry_delay = 1.0 if retry_delay is None else float(retry_delay)
+        if retry_delay < 0:
+            raise self.error("'retry_delay' must be 0 or more", task=name, key="retry_delay")
+        timeout = self.typed(body, "timeout", float, "a number of seconds", task=name)
+        if timeout is not None and timeout <= 0:
+            raise self.error("'timeout' must be more than 0 seconds", task=name, key="timeout")
+        always = self.typed(body, "always", bool, "true or false", task=name) or False
+        resources = body.get("resources", {})
+        if not isinstance(resources, dict) or not all(
+            type(v) in (int, float) and v >= 0 for v in resources.values()
+        ):
+            raise self.error(
+                "'resources' must be a table of numbers, e.g. { cpu = 2, memory_gb = 8 }",
+                task=name,
+                key="resources",
+            )
+
+        values = {**variables, "task": name}
+        inputs = tuple(self.path(self.fill(p, values, task=name, field="inputs", file=self.file), name, "inputs") for p in inputs)
+        outputs = tuple(self.path(self.fill(p, values, task=name, field="outputs", file=self.file), name, "outputs") for p in outputs)
+        cwd = self.path(self.fill(cwd, values, task=name, field="cwd", file=self.file), name, "cwd")
+        for output in outputs:
+            if "*" in output or "?" in output or "[" in output:
+                raise self.error(
+                    f"output '{output}' is a glob; outputs must be plain paths",
+                    task=name,
+                    key="outputs",
+                    hint="list each output file, or output a directory",
+                )
+            if output.startswith("../") or output == ".." or posixpath.isabs(output):
+                raise self.error(
+                    f"output '{output}' is outside the project directory",
+                    task=name,
+                    key="outputs",
+                    hint="outputs must lie inside the directory of Pipefile.toml",
+                )
+            if output == ".":
+                raise self.error("the project directory itself cannot be an output", task=name, key="outputs")
+        if python is None and cmd is None and outputs:
+            raise self.error(
+                "has outputs but no 'cmd' or 'python' to create them",
+                task=name,
+                key="outputs",
+                hint="add a cmd, or remove outputs to make it a group of its 'after' tasks",
+            )
+        # {{inputs}}/{{outputs}} are relative to the task's working directory.
+        relative_in = [_relative_to(p, cwd) for p in inputs]
+        relative_out = [_relative_to(p, cwd) for p in outputs]
+        command_values = {**values, "inputs": quote_all(relative_in), "outputs": quote_all(relative_out)}
+        env = {**global_env, **task_env}
+        env = tuple(
+            (k, self.fill(v, command_values, task=name, field=f"env.{k}", file=self.file))
+            for k, v in env.items()
+        )
+        if python is not None:
+            action = PythonAction(python)
+        elif cmd is not None:
+            lines = [cmd] if isinstance(cmd, str) else cmd
+            commands = tuple(
+                self.fill(line, command_values, task=name, field="cmd", file=self.file) for line in lines
+            )
+            action = ShellAction(commands, settings.shell)
+        else:
+            action = None
+        return Task(
+            name,
+            action,
+            inputs,
+            outputs,
+            after,
+            env,
+            cwd,
+            retries,
+            retry_delay,
+            float(timeout) if timeout is not None else None,
+            always,
+            help_text,
+            tuple(sorted((k, float(v)) for k, v in resources.items())),
+        )
+
+    def fill(self, text: str, values: dict[str, str], *, task: str, field: str, file: str) -> str:
+        """Expand placeholders; a second pass fills built-ins that came in through a var."""
+        text = expand(text, values, task=task, field=field, file=file)
+        if "{{" in text:
+            text = expand(text, values, task=task, field=field, file=file)
+        return text
+
+    def path(self, value: str, task: str, key: str) -> str:
+        if "{{" in value:
+            raise self.error(f"placeholder left in '{key}': {value!r}", task=task, key=key)
+        return posixpath.normpath(value)
+
+
+def _relative_to(path: str, cwd: str) -> str:
+    if cwd == "." or posixpath.isabs(path):
+        return path
+    return posixpath.relpath(path, cwd)
+
+
+def _type_name(value) -> str:
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return f"({text})" if len(text) <= 40 else f"({text[:37]}...)"

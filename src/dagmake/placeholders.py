@@ -1,0 +1,79 @@
+"""Expand {{name}} placeholders, and quote paths for the shell."""
+
+from __future__ import annotations
+
+from .errors import PipefileError
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
+
+
+def quote(word: str) -> str:
+    """Quote one word for a POSIX shell (what shlex.quote does, without importing re)."""
+    if word and all(c in _SAFE for c in word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
+
+def quote_all(words) -> str:
+    return " ".join(quote(w) for w in words)
+
+
+def names_in(text: str) -> list[str]:
+    """The placeholder names used in text, in order."""
+    names = []
+    start = text.find("{{")
+    while start != -1:
+        end = text.find("}}", start + 2)
+        if end == -1:
+            break
+        names.append(text[start + 2 : end].strip())
+        start = text.find("{{", end + 2)
+    return names
+
+
+def expand(text: str, values: dict[str, str], *, task: str | None, field: str, file: str) -> str:
+    """Replace each {{name}} in text with values[name]; an unknown name is a Pipefile error."""
+    if "{{" not in text:
+        return text
+    parts = []
+    position = 0
+    while True:
+        start = text.find("{{", position)
+        if start == -1:
+            break
+        end = text.find("}}", start + 2)
+        if end == -1:
+            raise PipefileError(
+                f"'{field}' has an unclosed placeholder: {text!r}",
+                file=file,
+                task=task,
+                key=field,
+                hint="write placeholders as {{name}}",
+            )
+        name = text[start + 2 : end].strip()
+        if name not in values:
+            from .errors import did_you_mean
+
+            known = ", ".join(sorted(values)) or "none"
+            raise PipefileError(
+                f"unknown placeholder '{{{{{name}}}}}' in '{field}'{did_you_mean(name, values)}",
+                file=file,
+                task=task,
+                key=field,
+                hint=f"define it under [vars] (known here: {known})",
+            )
+        parts.append(text[position:start])
+        parts.append(values[name])
+        position = end + 2
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def parse_override(word: str) -> tuple[str, str] | None:
+    """Split a command-line `NAME=value` var override, or return None if word is not one."""
+    name, sep, value = word.partition("=")
+    if not sep or not name or not (name[0].isalpha() or name[0] == "_"):
+        return None
+    if not all(c.isalnum() or c == "_" for c in name):
+        return None
+    return name, value

@@ -1,0 +1,55 @@
+"""Show the pipeline without running it: --list and --graph (dot or mermaid)."""
+
+from __future__ import annotations
+
+
+def list_tasks(project, the_plan) -> str:
+    """One line per task in file order: name, up to date or stale (and why), help text."""
+    reasons = {step.name: step.reason.text for step in the_plan.steps}
+    width = max(len(t.name) for t in project.tasks)
+    lines = []
+    for task in project.tasks:
+        if task.name in reasons:
+            state = f"stale: {reasons[task.name]}"
+        elif task.name in the_plan.up_to_date:
+            state = "up to date"
+        else:
+            state = "not selected"
+        lines.append(f"{task.name:<{width}}  {task.help or '-'}\n{'':<{width}}  ({state})")
+    return "\n".join(lines) + "\n"
+
+
+def graph_dot(project, the_plan) -> str:
+    """The DAG in Graphviz dot; stale tasks are filled and say why in their tooltip."""
+    stale = {step.name: step.reason.text for step in the_plan.steps}
+    lines = ["digraph dagmake {", "  rankdir=LR;", '  node [shape=box, fontname="sans-serif"];']
+    for name in project.graph.order:
+        attributes = [f"label={_dot_string(name)}"]
+        if name in stale:
+            attributes += ["style=filled", 'fillcolor="#ffd8a8"', f"tooltip={_dot_string(stale[name])}"]
+        lines.append(f"  {_dot_string(name)} [{', '.join(attributes)}];")
+    for name in project.graph.order:
+        for up in project.graph.upstream[name]:
+            lines.append(f"  {_dot_string(up)} -> {_dot_string(name)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def graph_mermaid(project, the_plan) -> str:
+    """The DAG as a Mermaid flowchart; stale tasks get the `stale` class."""
+    stale = {step.name for step in the_plan.steps}
+    ids = {name: f"t{index}" for index, name in enumerate(project.graph.order)}
+    lines = ["flowchart LR"]
+    for name in project.graph.order:
+        lines.append(f'  {ids[name]}["{name}"]')
+    for name in project.graph.order:
+        for up in project.graph.upstream[name]:
+            lines.append(f"  {ids[up]} --> {ids[name]}")
+    if stale:
+        lines.append("  classDef stale fill:#ffd8a8,stroke:#e8590c")
+        lines.append("  class " + ",".join(ids[n] for n in project.graph.order if n in stale) + " stale")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,242 @@
+"""What dagmake remembers in .dagmake/: a record per task, and a history of every attempt.
+
+Both files are append-only logs of framed records (length, crc32, marshal payload):
+a crash or kill at any moment leaves at worst one torn frame at the end, which the
+next load drops. Compaction rewrites the file to a temporary name and renames it
+over the old one (the black cache pattern), so no reader ever sees half a file.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+
+STATE_FORMAT = 1
+_MAGIC = "dagmake-state"
+_HISTORY_MAGIC = "dagmake-history"
+
+OK = "ok"
+FAILED = "failed"
+INTERRUPTED = "interrupted"
+
+
+class Record:
+    """The last finished run of one task: definition fingerprint, status, when, and input stamps."""
+
+    __slots__ = ("name", "fingerprint", "status", "started", "seconds", "attempts", "stamps")
+
+    def __init__(self, name, fingerprint, status, started, seconds, attempts, stamps=()):
+        self.name = name
+        self.fingerprint = fingerprint
+        self.status = status
+        self.started = started
+        self.seconds = seconds
+        self.attempts = attempts
+        self.stamps = stamps  # ((path, mtime_ns, size), ...) as seen when the run started
+
+    def to_data(self) -> tuple:
+        return (
+            self.name,
+            self.fingerprint,
+            self.status,
+            self.started,
+            self.seconds,
+            self.attempts,
+            self.stamps,
+        )
+
+    def stamp_map(self) -> dict:
+        return {path: (mtime, size) for path, mtime, size in self.stamps}
+
+    def __repr__(self) -> str:
+        return f"Record({self.name!r}, {self.status!r}, attempts={self.attempts})"
+
+
+def ensure_state_dir(state_dir: str) -> None:
+    """Create .dagmake/ with a .gitignore of `*`, so it never ends up in version control."""
+    if os.path.isdir(state_dir):
+        return
+    os.makedirs(state_dir, exist_ok=True)
+    with open(os.path.join(state_dir, ".gitignore"), "w") as f:
+        f.write("*\n")
+
+
+def _frame(obj) -> bytes:
+    import zlib
+
+    payload = marshal.dumps(obj)
+    return (
+        len(payload).to_bytes(4, "little") + zlib.crc32(payload).to_bytes(4, "little") + payload
+    )
+
+
+def _read_frames(data: bytes) -> tuple[list, bool]:
+    """Decode frames until the data ends or stops making sense; return (objects, clean)."""
+    import zlib
+
+    objects = []
+    position = 0
+    end = len(data)
+    while position < end:
+        if position + 8 > end:
+            return objects, False
+        length = int.from_bytes(data[position : position + 4], "little")
+        checksum = int.from_bytes(data[position + 4 : position + 8], "little")
+        payload = data[position + 8 : position + 8 + length]
+        if len(payload) != length or zlib.crc32(payload) != checksum:
+            return objects, False
+        try:
+            objects.append(marshal.loads(payload))
+        except (ValueError, EOFError, TypeError):
+            return objects, False
+        position += 8 + length
+    return objects, True
+
+
+class StateStore:
+    """The per-task records in .dagmake/state."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = state_dir
+        self.path = os.path.join(state_dir, "state")
+        self.warning: str | None = None
+        self.frames = 0
+        self.needs_rewrite = False
+        self._fd: int | None = None
+
+    def load(self) -> dict[str, Record]:
+        """All records, last one per task wins. Unreadable state is a warning, never an error."""
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return {}
+        except OSError as error:
+            self.warning = f"cannot read {self.path} ({error.strerror}); judging by file times only"
+            self.needs_rewrite = True
+            return {}
+        objects, clean = _read_frames(data)
+        if not objects or not _is_header(objects[0], _MAGIC):
+            self.warning = f"{self.path} is not a dagmake state file; judging by file times only"
+            self.needs_rewrite = True
+            return {}
+        version = objects[0][1]
+        if version != STATE_FORMAT:
+            newer = isinstance(version, int) and version > STATE_FORMAT
+            self.warning = (
+                f"{self.path} was written by a {'newer' if newer else 'different'} dagmake "
+                f"(format {version}); judging by file times only"
+            )
+            self.needs_rewrite = True
+            return {}
+        records: dict[str, Record] = {}
+        for obj in objects[1:]:
+            try:
+                record = Record(*obj)
+            except TypeError:
+                clean = False
+                break
+            records[record.name] = record
+        self.frames = len(objects)
+        if not clean:
+            # Keep the records before the damage (each was true when written); rewrite the
+            # file before appending, so new frames never follow garbage.
+            self.needs_rewrite = True
+            self.warning = (
+                f"{self.path} was damaged; kept the {len(records)} task records before the damage"
+            )
+        return records
+
+    def open_for_append(self, records: dict[str, Record]) -> None:
+        """Start writing: rewrite the file first when it is damaged or mostly superseded records."""
+        ensure_state_dir(self.state_dir)
+        if self.needs_rewrite or self.frames > 2 * len(records) + 64:
+            self.rewrite(records)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if os.fstat(self._fd).st_size == 0:
+            os.write(self._fd, _frame((_MAGIC, STATE_FORMAT)))
+
+    def append(self, record: Record) -> None:
+        """Add one record; a single write(2), so a kill leaves the frame whole or torn, never mixed."""
+        if self._fd is None:
+            raise RuntimeError("StateStore.open_for_append() was not called")
+        os.write(self._fd, _frame(record.to_data()))
+
+    def rewrite(self, records: dict[str, Record]) -> None:
+        ensure_state_dir(self.state_dir)
+        temporary = f"{self.path}.{os.getpid()}.tmp"
+        with open(temporary, "wb") as f:
+            f.write(_frame((_MAGIC, STATE_FORMAT)))
+            for record in records.values():
+                f.write(_frame(record.to_data()))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, self.path)
+        self.needs_rewrite = False
+        self.frames = len(records) + 1
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _is_header(obj, magic: str) -> bool:
+    return isinstance(obj, tuple) and len(obj) == 2 and obj[0] == magic
+
+
+class History:
+    """Every run and attempt, in .dagmake/history; pruned to the most recent runs."""
+
+    MAX_BYTES = 4 * 1024 * 1024
+    KEEP_RUNS = 200
+
+    def __init__(self, state_dir: str) -> None:
+        self.path = os.path.join(state_dir, "history")
+        self.state_dir = state_dir
+        self._fd: int | None = None
+
+    def open(self) -> None:
+        ensure_state_dir(self.state_dir)
+        try:
+            size = os.path.getsize(self.path)
+        except OSError:
+            size = 0
+        if size > self.MAX_BYTES:
+            self._prune()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if os.fstat(self._fd).st_size == 0:
+            os.write(self._fd, _frame((_HISTORY_MAGIC, STATE_FORMAT)))
+
+    def append(self, entry: tuple) -> None:
+        if self._fd is not None:
+            os.write(self._fd, _frame(entry))
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def read(self) -> list[tuple]:
+        """All entries, oldest first: ("run", ...) and ("attempt", ...) tuples."""
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return []
+        objects, _ = _read_frames(data)
+        if not objects or not _is_header(objects[0], _HISTORY_MAGIC):
+            return []
+        return [obj for obj in objects[1:] if isinstance(obj, tuple) and obj]
+
+    def _prune(self) -> None:
+        entries = self.read()
+        runs = [e[1] for e in entries if e[0] == "run"]
+        keep = set(runs[-self.KEEP_RUNS :])
+        temporary = f"{self.path}.{os.getpid()}.tmp"
+        with open(temporary, "wb") as f:
+            f.write(_frame((_HISTORY_MAGIC, STATE_FORMAT)))
+            for entry in entries:
+                if entry[1] in keep:
+                    f.write(_frame(entry))
+        os.replace(temporary, self.path)
