@@ -1,4 +1,4 @@
-"""Benchmark dagmake against make, ninja, doit and go-task: full build, no-op, incremental build, memory."""
+"""Benchmark dagmake against make, ninja, doit and go-task: full, no-op, incremental, memory."""
 
 import argparse
 import glob
@@ -14,8 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import generate  # noqa: E402
+import generate  # benchmarks/generate.py: the script directory is on sys.path
 
 ALL_TOOLS = ("make", "ninja", "doit", "task", "dagmake")
 MEASURES = ("full", "noop", "incremental", "memory")
@@ -32,7 +31,7 @@ INSTALL_HINTS = {
     "ninja": "pip install ninja",
     "doit": "pip install doit",
     "task": "https://taskfile.dev/installation/ (optional)",
-    "dagmake": "pip install -e /work/main in a virtualenv, then put its bin on PATH or pass --dagmake",
+    "dagmake": "pip install . into a virtualenv; put its bin on PATH or pass --dagmake",
 }
 
 
@@ -65,7 +64,9 @@ STATE = {
 
 def first_line(argv):
     try:
-        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30).stdout
+        out = subprocess.run(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30
+        ).stdout
     except (OSError, subprocess.SubprocessError) as e:
         return f"? ({e})"
     return (out.strip().splitlines() or ["?"])[0]
@@ -90,7 +91,7 @@ def dagmake_python(exe):
     interp = line.split()[0]
     marker = head.find(b"'''exec' ")
     if interp == "/bin/sh" and marker >= 0:  # pip's launcher for interpreter paths too long for #!
-        interp = head[marker + 9:].split()[0].decode(errors="replace").strip("'\"")
+        interp = head[marker + 9 :].split()[0].decode(errors="replace").strip("'\"")
     if "python" in os.path.basename(interp) and os.path.exists(interp):
         return interp, ""
     if b"pyenv" in head or b"asdf" in head or os.path.basename(interp) in ("sh", "bash", "env"):
@@ -135,8 +136,13 @@ def timed(argv, cwd, env):
 def peak_mb(argv, cwd, env):
     """Peak RSS of `argv` itself: /usr/bin/time measures a fresh child, not this harness's fork."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
-        proc = subprocess.run([TIME_BIN, "-f", "%M", "-o", report.name, *argv], cwd=cwd, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [TIME_BIN, "-f", "%M", "-o", report.name, *argv],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         lines = report.read().strip().splitlines()
     if proc.returncode != 0 or not lines:
         return None
@@ -161,15 +167,27 @@ def expected_digests(workload, project):
     def read_source(path):
         with open(os.path.join(project, path), "rb") as f:
             return f.read()
-    return {out: hashlib.sha1(data).hexdigest() for out, data in workload.expected_contents(read_source).items()}
+
+    return {
+        out: hashlib.sha1(data).hexdigest()
+        for out, data in workload.expected_contents(read_source).items()
+    }
 
 
 def content_problems(snap, expected):
     missing = [o for o, s in snap.items() if s is None]
     if missing:
-        return [f"missing {missing[0]} (+{len(missing) - 1} more)" if len(missing) > 1 else f"missing {missing[0]}"]
+        return [
+            f"missing {missing[0]} (+{len(missing) - 1} more)"
+            if len(missing) > 1
+            else f"missing {missing[0]}"
+        ]
     wrong = [o for o, s in snap.items() if s[1] != expected[o]]
-    return [f"wrong content in {wrong[0]}" + (f" (+{len(wrong) - 1} more)" if len(wrong) > 1 else "")] if wrong else []
+    return (
+        [f"wrong content in {wrong[0]}" + (f" (+{len(wrong) - 1} more)" if len(wrong) > 1 else "")]
+        if wrong
+        else []
+    )
 
 
 def clean(tool, project):
@@ -221,24 +239,33 @@ def fail_text(rc, output):
     return f"exit {rc}: {tail[0][:120]}"
 
 
-def run_tool_round(tool, project, workload, jobs, env, round_no, record, keep):
-    """One full build, no-op, memory probe and incremental build of one tool, each checked."""
+def run_tool_round(tool, project, workload, jobs, env, round_no, record, keep, noop_repeats):
+    """One full build, no-ops, memory probe and incremental build of one tool, each checked."""
     outputs = workload.outputs()
     argv = tool.command(jobs)
 
     clean(tool, project)
     seconds, rc, out = timed(argv, project, env)
     snap = snapshot(project, outputs)
-    problems = [fail_text(rc, out)] if rc else content_problems(snap, expected_digests(workload, project))
+    problems = (
+        [fail_text(rc, out)] if rc else content_problems(snap, expected_digests(workload, project))
+    )
     record.add("full", seconds, problems, keep)
 
-    seconds, rc, out = timed(argv, project, env)
-    after = snapshot(project, outputs)
-    problems = [fail_text(rc, out)] if rc else []
-    touched = [o for o in outputs if after[o] != snap[o]]
-    if touched:
-        problems.append(f"no-op rewrote {len(touched)} outputs, e.g. {touched[0]}")
-    record.add("noop", seconds, problems, keep)
+    # A no-op takes milliseconds: the round's sample is the median of a few, to damp noise.
+    times, problems = [], []
+    for _ in range(noop_repeats):
+        seconds, rc, out = timed(argv, project, env)
+        after = snapshot(project, outputs)
+        times.append(seconds)
+        if rc:
+            problems.append(fail_text(rc, out))
+        touched = [o for o in outputs if after[o] != snap[o]]
+        if touched:
+            problems.append(f"no-op rewrote {len(touched)} outputs, e.g. {touched[0]}")
+        if problems:
+            break
+    record.add("noop", statistics.median(times), problems, keep)
 
     if os.path.exists(TIME_BIN):
         mb = peak_mb(argv, project, env)
@@ -253,19 +280,27 @@ def run_tool_round(tool, project, workload, jobs, env, round_no, record, keep):
     edit_source(project, source, after, round_no)
     seconds, rc, out = timed(argv, project, env)
     final = snapshot(project, outputs)
-    problems = [fail_text(rc, out)] if rc else content_problems(final, expected_digests(workload, project))
-    changed = {o for o in outputs if final[o] is None or after[o] is None or final[o][0] != after[o][0]}
+    problems = (
+        [fail_text(rc, out)] if rc else content_problems(final, expected_digests(workload, project))
+    )
+    changed = {
+        o for o in outputs if final[o] is None or after[o] is None or final[o][0] != after[o][0]
+    }
     expected = workload.downstream(source)
     if changed != expected:
         extra, lacking = sorted(changed - expected), sorted(expected - changed)
-        problems.append(f"rebuilt {len(changed)} outputs, expected {len(expected)}"
-                        + (f"; extra {extra[0]}" if extra else "") + (f"; not rebuilt {lacking[0]}" if lacking else ""))
+        problems.append(
+            f"rebuilt {len(changed)} outputs, expected {len(expected)}"
+            + (f"; extra {extra[0]}" if extra else "")
+            + (f"; not rebuilt {lacking[0]}" if lacking else "")
+        )
     record.add("incremental", seconds, problems, keep)
 
 
-def run_baseline_round(python, env, record, keep, cwd):
-    seconds, rc, out = timed([python, "-c", "pass"], cwd, env)
-    record.add("noop", seconds, [fail_text(rc, out)] if rc else [], keep)
+def run_baseline_round(python, env, record, keep, cwd, noop_repeats):
+    runs = [timed([python, "-c", "pass"], cwd, env) for _ in range(noop_repeats)]
+    problems = [fail_text(rc, out) for _, rc, out in runs if rc]
+    record.add("noop", statistics.median(s for s, _, _ in runs), problems[:1], keep)
     if os.path.exists(TIME_BIN):
         mb = peak_mb([python, "-c", "pass"], cwd, env)
         record.add("memory", mb, [] if mb is not None else ["/usr/bin/time failed"], keep)
@@ -283,10 +318,24 @@ def bench(kind, size, tools, python, args, workdir):
         shift = r % len(tools) if tools else 0
         order = tools[shift:] + tools[:shift]
         label = f"round {r - args.warmup + 1}/{args.rounds}" if keep else "warm-up"
-        print(f"  {kind} N={size} {label}: {' '.join(t.name for t in order)}", file=sys.stderr, flush=True)
+        print(
+            f"  {kind} N={size} {label}: {' '.join(t.name for t in order)}",
+            file=sys.stderr,
+            flush=True,
+        )
         for tool in order:
-            run_tool_round(tool, os.path.join(root, tool.name), workload, args.jobs, env, r, records[tool.name], keep)
-        run_baseline_round(python, env, records[PYTHON], keep, root)
+            run_tool_round(
+                tool,
+                os.path.join(root, tool.name),
+                workload,
+                args.jobs,
+                env,
+                r,
+                records[tool.name],
+                keep,
+                args.noop_repeats,
+            )
+        run_baseline_round(python, env, records[PYTHON], keep, root, args.noop_repeats)
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     return workload, records
@@ -294,7 +343,7 @@ def bench(kind, size, tools, python, args, workdir):
 
 def median_ratio(samples, reference):
     """Median over rounds of sample/reference, using only rounds where both are valid."""
-    ratios = [s / ref for s, ref in zip(samples, reference) if s is not None and ref]
+    ratios = [s / ref for s, ref in zip(samples, reference, strict=True) if s is not None and ref]
     return statistics.median(ratios) if ratios else None
 
 
@@ -315,10 +364,9 @@ def summarize(records, measure, reference, baseline):
             "ratio_python": None,
             "invalid": problems[0] if problems else None,
         }
-        if not problems and ref is not None and not ref.problems[measure]:
-            row["ratio"] = median_ratio(samples, ref.samples[measure])
-        if not problems and base is not None and not base.problems[measure]:
-            row["ratio_python"] = median_ratio(samples, base.samples[measure])
+        for key, other in (("ratio", ref), ("ratio_python", base)):
+            if not problems and other and other.samples[measure] and not other.problems[measure]:
+                row[key] = median_ratio(samples, other.samples[measure])
         rows.append(row)
     return rows
 
@@ -328,23 +376,43 @@ def fmt(value, digits):
 
 
 def markdown(kind, size, workload, records, args):
-    out = [f"## {kind}, N={size} ({len(workload.tasks)} tasks, -j{args.jobs}, {args.rounds} rounds)", ""]
+    out = [
+        f"## {kind}, N={size} ({len(workload.tasks)} tasks, -j{args.jobs}, {args.rounds} rounds)",
+        "",
+    ]
     ideal = workload.ideal_seconds(args.jobs)
     if ideal:
-        out += [f"Ideal full build: {ideal[0]:.2f} s critical-path-first, {ideal[1]:.2f} s FIFO in declaration order.", ""]
+        out += [
+            f"Ideal full build: {ideal[0]:.2f} s critical-path-first, "
+            f"{ideal[1]:.2f} s FIFO in declaration order.",
+            "",
+        ]
     for measure in MEASURES:
         rows = summarize(records, measure, args.baseline, PYTHON)
         if not rows:
             continue
         unit = "MB" if measure == "memory" else "s"
         with_python = measure in ("noop", "memory")
-        head = f"| tool | median {unit} | ratio to {args.baseline} |" + (" ratio to python |" if with_python else "")
-        out += [f"### {TITLES[measure]}", "", head, "|---|---:|---:|" + ("---:|" if with_python else "")]
+        head = f"| tool | median {unit} | ratio to {args.baseline} |" + (
+            " ratio to python |" if with_python else ""
+        )
+        out += [
+            f"### {TITLES[measure]}",
+            "",
+            head,
+            "|---|---:|---:|" + ("---:|" if with_python else ""),
+        ]
         for row in rows:
             if row["invalid"]:
-                cells = [row["tool"], f"INVALID: {row['invalid']}", "—"] + (["—"] if with_python else [])
+                cells = [row["tool"], f"INVALID: {row['invalid']}", "—"] + (
+                    ["—"] if with_python else []
+                )
             else:
-                cells = [row["tool"], fmt(row["median"], 1 if measure == "memory" else 4), fmt(row["ratio"], 2)]
+                cells = [
+                    row["tool"],
+                    fmt(row["median"], 1 if measure == "memory" else 4),
+                    fmt(row["ratio"], 2),
+                ]
                 if with_python:
                     cells.append(fmt(row["ratio_python"], 2))
             out.append("| " + " | ".join(cells) + " |")
@@ -357,46 +425,82 @@ def parse_list(text, allowed=None, kind=str):
     if allowed:
         bad = [x for x in items if x not in allowed]
         if bad:
-            raise argparse.ArgumentTypeError(f"unknown: {', '.join(map(str, bad))} (choose from {', '.join(allowed)})")
+            raise argparse.ArgumentTypeError(
+                f"unknown: {', '.join(map(str, bad))} (choose from {', '.join(allowed)})"
+            )
     return items
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workloads", type=lambda s: parse_list(s, generate.WORKLOADS),
-                        default=list(generate.WORKLOADS), help="comma-separated (default: all)")
-    parser.add_argument("--sizes", type=lambda s: parse_list(s, kind=int), default=[100, 1000],
-                        help="task counts for chain/wide/layered (default: 100,1000)")
-    parser.add_argument("--skewed-size", type=int, default=20,
-                        help="task count of the skewed workload, which sleeps (default: 20 = 16 short + 4 long)")
+    parser.add_argument(
+        "--workloads",
+        type=lambda s: parse_list(s, generate.WORKLOADS),
+        default=list(generate.WORKLOADS),
+        help="comma-separated (default: all)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: parse_list(s, kind=int),
+        default=[100, 1000],
+        help="task counts for chain/wide/layered (default: 100,1000)",
+    )
+    parser.add_argument(
+        "--skewed-size",
+        type=int,
+        default=20,
+        help="task count of the skewed workload, which sleeps (default: 20 = 16 short + 4 long)",
+    )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1, help="unrecorded rounds first (still checked)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="unrecorded rounds first (still checked)"
+    )
+    parser.add_argument(
+        "--noop-repeats",
+        type=int,
+        default=5,
+        help="no-op runs per round; the round's sample is their median (default: 5)",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--tools", type=lambda s: parse_list(s, ALL_TOOLS), default=list(ALL_TOOLS))
-    parser.add_argument("--dagmake", help="path to dagmake in its virtualenv's bin (default: dagmake on PATH)")
-    parser.add_argument("--baseline", default="make", help="tool the ratios are computed against (default: make)")
+    parser.add_argument(
+        "--dagmake", help="path to dagmake in its virtualenv's bin (default: dagmake on PATH)"
+    )
+    parser.add_argument(
+        "--baseline", default="make", help="tool the ratios are computed against (default: make)"
+    )
     parser.add_argument("--json", help="save raw samples and summaries to this file")
-    parser.add_argument("--workdir", help="where projects are generated (default: a new temporary directory)")
+    parser.add_argument(
+        "--workdir", help="where projects are generated (default: a new temporary directory)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated projects")
     args = parser.parse_args(argv)
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
+    if args.rounds < 1 or args.noop_repeats < 1 or args.jobs < 1:
+        parser.error("--rounds, --noop-repeats and --jobs must be at least 1")
 
     tools, python = find_tools(args.tools, args.dagmake)
     if not tools:
         print("no tools to benchmark", file=sys.stderr)
         return 2
+    if args.baseline not in [t.name for t in tools]:
+        print(f"no ratios: the baseline {args.baseline} is not benchmarked", file=sys.stderr)
     if not os.path.exists(TIME_BIN):
         print(f"skipping memory: {TIME_BIN} not found (apt-get install -y time)", file=sys.stderr)
     workdir = args.workdir or tempfile.mkdtemp(prefix="dagmake-bench-")
     os.makedirs(workdir, exist_ok=True)
 
     versions = {t.name: t.version for t in tools}
-    versions[PYTHON] = f"{python} ({first_line([python, '--version'])})"
+    versions[PYTHON] = f"{python} ({first_line([python, '--version'])})" + (
+        "" if "dagmake" in versions else ", this harness's interpreter since dagmake was not found"
+    )
     print(f"# dagmake benchmarks\n\n{platform.platform()}, {os.cpu_count()} CPUs. Tools:\n")
     for name, version in versions.items():
         print(f"- {name}: {version}")
-    print(f"\nRatios are medians of per-round tool/{args.baseline} ratios; tools alternate round-robin.\n", flush=True)
+    print(
+        f"\nRatios are medians of per-round tool/{args.baseline} ratios; "
+        "tools alternate round-robin.\n",
+        flush=True,
+    )
 
     results = []
     for kind in args.workloads:
@@ -404,20 +508,32 @@ def main(argv=None):
         for size in sizes:
             workload, records = bench(kind, size, tools, python, args, workdir)
             print(markdown(kind, size, workload, records, args), flush=True)
-            results.append({
-                "workload": kind,
-                "size": size,
-                "tasks": len(workload.tasks),
-                "samples": {name: rec.samples for name, rec in records.items()},
-                "problems": {name: rec.problems for name, rec in records.items()},
-                "summary": {m: summarize(records, m, args.baseline, PYTHON) for m in MEASURES},
-            })
-    if not args.keep and not args.workdir:
+            results.append(
+                {
+                    "workload": kind,
+                    "size": size,
+                    "tasks": len(workload.tasks),
+                    "samples": {name: rec.samples for name, rec in records.items()},
+                    "problems": {name: rec.problems for name, rec in records.items()},
+                    "summary": {m: summarize(records, m, args.baseline, PYTHON) for m in MEASURES},
+                }
+            )
+    if args.keep:
+        print(f"projects kept in {workdir}", file=sys.stderr)
+    elif not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
-        meta = {"platform": platform.platform(), "cpus": os.cpu_count(), "jobs": args.jobs, "rounds": args.rounds,
-                "warmup": args.warmup, "baseline": args.baseline, "versions": versions,
-                "tools": {t.name: t.exe for t in tools}, "python": python}
+        meta = {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "jobs": args.jobs,
+            "rounds": args.rounds,
+            "warmup": args.warmup,
+            "baseline": args.baseline,
+            "versions": versions,
+            "tools": {t.name: t.exe for t in tools},
+            "python": python,
+        }
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "results": results}, f, indent=1)
     return 0

@@ -65,12 +65,24 @@ def pump(stream, lines, ready):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dagmake", default=shutil.which("dagmake"), help="dagmake in its virtualenv's bin (default: on PATH)")
+    parser.add_argument(
+        "--dagmake",
+        default=shutil.which("dagmake"),
+        help="dagmake in its virtualenv's bin (default: on PATH)",
+    )
     parser.add_argument("--edits", type=int, default=20)
-    parser.add_argument("--gap", type=float, default=0.5,
-                        help="seconds between edits, so each rebuild finishes and the watcher is idle again")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each reaction")
-    parser.add_argument("--atomic", action="store_true", help="save by write-temporary-then-rename, like editors")
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=0.5,
+        help="seconds between edits, so each rebuild finishes and the watcher is idle again",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for each reaction"
+    )
+    parser.add_argument(
+        "--atomic", action="store_true", help="save by write-temporary-then-rename, like editors"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
     args = parser.parse_args(argv)
     if not args.dagmake:
@@ -86,8 +98,14 @@ def main(argv=None):
     with open(os.path.join(project, "Pipefile.toml"), "w") as f:
         f.write(PIPEFILE.format(stamp=stamp_command()))
 
-    proc = subprocess.Popen([args.dagmake, "--watch"], cwd=project, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [args.dagmake, "--watch"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines, ready = queue.Queue(), threading.Event()
     threading.Thread(target=pump, args=(proc.stdout, lines, ready), daemon=True).start()
 
@@ -97,21 +115,26 @@ def main(argv=None):
         if not ready.is_set() or not wait_for(lambda: read_stamps(stamps), args.timeout):
             time.sleep(0.1)  # let the reader thread collect the last lines of output
             tail = "".join(list(lines.queue)[-20:])
-            print(f"dagmake --watch did not print 'watching' and build once (exit code {proc.poll()}):\n{tail}",
-                  file=sys.stderr)
+            print(
+                f"dagmake --watch did not print 'watching' and build once "
+                f"(exit code {proc.poll()}):\n{tail}",
+                file=sys.stderr,
+            )
             return 1
         time.sleep(args.gap)
         for i in range(args.edits):
             before = len(read_stamps(stamps))
             start = time.time_ns()
             edit(source, f"edit {i}\n", args.atomic)
-            if not wait_for(lambda: len(read_stamps(stamps)) > before, args.timeout):
+            if not wait_for(lambda n=before: len(read_stamps(stamps)) > n, args.timeout):
                 missed += 1
                 continue
             latencies.append((read_stamps(stamps)[before] - start) / 1e6)
             time.sleep(args.gap)  # let the rebuild finish; extra runs of one edit would show up now
             extra += len(read_stamps(stamps)) - before - 1
-            print(f"  edit {i + 1}/{args.edits}: {latencies[-1]:.1f} ms", file=sys.stderr, flush=True)
+            print(
+                f"  edit {i + 1}/{args.edits}: {latencies[-1]:.1f} ms", file=sys.stderr, flush=True
+            )
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -126,13 +149,18 @@ def main(argv=None):
     output = []
     while not lines.empty():
         output.append(lines.get())
-    print(f"dagmake --watch latency, edit -> task start ({'atomic' if args.atomic else 'in-place'} saves, "
-          f"{len(latencies)}/{args.edits} edits seen):")
+    print(
+        f"dagmake --watch latency, edit -> task start "
+        f"({'atomic' if args.atomic else 'in-place'} saves, "
+        f"{len(latencies)}/{args.edits} edits seen):"
+    )
     if latencies:
         ordered = sorted(latencies)
         p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
-        print(f"  median {statistics.median(latencies):.1f} ms, min {ordered[0]:.1f} ms, "
-              f"p90 {p90:.1f} ms, max {ordered[-1]:.1f} ms")
+        print(
+            f"  median {statistics.median(latencies):.1f} ms, min {ordered[0]:.1f} ms, "
+            f"p90 {p90:.1f} ms, max {ordered[-1]:.1f} ms"
+        )
     if missed or extra:
         print(f"  INVALID: {missed} edits never triggered the task, {extra} extra runs")
     print(f"  exit code after Ctrl-C: {proc.returncode} (expected 0)")

@@ -109,3 +109,47 @@ def assert_nothing_ran(result: Result) -> None:
     assert result.returncode == 0, result
     assert result.ran() == [], result
     assert "no work to do" in result.stdout, result
+
+
+# --- helpers for the e2e tests -----------------------------------------------------------
+
+
+def sh_wait_for(path: str, seconds: float = 10.0) -> str:
+    """Shell code that polls for path (bounded, never forever) and fails if it never appears.
+
+    Paths must need no quoting: the snippet goes inside TOML and shell strings as is.
+    """
+    tries = int(seconds / 0.02)
+    return (
+        f"i=0; while [ ! -e {path} ] && [ $i -lt {tries} ]; do sleep 0.02; i=$((i+1)); done; "
+        f"[ -e {path} ]"
+    )
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Poll predicate until it is true or the deadline passes; return its last value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+
+
+def process_gone(pid: int) -> bool:
+    """Whether pid no longer runs. A zombie counts as gone: here init may never reap it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")

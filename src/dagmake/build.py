@@ -35,46 +35,56 @@ def selection(project, targets=(), *, force=(), force_all=False) -> tuple[set[st
     return selected, forced
 
 
-def snapshot(project, names) -> tuple[dict, dict]:
+def snapshot(project, names, seen: dict | None = None) -> tuple[dict, dict]:
     """Stamps of every input and output of the named tasks: (inputs, outputs), name -> {path: stamp}.
 
+    Every path looked at is also left in `seen` (path -> stamp), when given.
     Raises GraphError for an input that exists nowhere and that no task produces.
     """
     root = project.root
     producers = project.graph.producers
     tasks = project.graph.tasks
-    seen: dict[str, tuple | None] = {}
+    seen = {} if seen is None else seen
     inputs: dict[str, dict] = {}
     outputs: dict[str, dict] = {}
-    for name in project.graph.order:
-        if name not in names:
-            continue
-        task = tasks[name]
-        stamps = {}
-        for path in task.inputs:
-            if files.is_glob(path):
-                for match in _glob_inputs(project, task, path):
-                    stamps[match] = _stamp(seen, root, match)
-                continue
-            value = _stamp(seen, root, path)
-            if value is None and path not in producers and not _inside_an_output(path, producers):
-                raise GraphError(
-                    f"input '{path}' does not exist and no task produces it",
-                    file=_shown(project.pipefile),
-                    task=name,
-                    key="inputs",
-                    hint="create the file, fix the path, or add a task that outputs it",
-                )
-            stamps[path] = value
-        inputs[name] = stamps
-        outputs[name] = {path: _stamp(seen, root, path) for path in task.outputs}
+    root_fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        for name in project.graph.order:
+            if name in names:
+                _snapshot_task(project, tasks[name], seen, root_fd, producers, inputs, outputs)
+    finally:
+        os.close(root_fd)
     return inputs, outputs
 
 
-def _stamp(seen: dict, root: str, path: str):
-    if path in seen:
-        return seen[path]
-    value = seen[path] = files.stamp(root, path)
+def _snapshot_task(project, task, seen, root_fd, producers, inputs, outputs) -> None:
+    root = project.root
+    name = task.name
+    stamps = {}
+    for path in task.inputs:
+        if files.is_glob(path):
+            for match in _glob_inputs(project, task, path):
+                stamps[match] = _stamp(seen, root, match, root_fd)
+            continue
+        value = _stamp(seen, root, path, root_fd)
+        if value is None and path not in producers and not _inside_an_output(path, producers):
+            raise GraphError(
+                f"input '{path}' does not exist and no task produces it",
+                file=_shown(project.pipefile),
+                task=name,
+                key="inputs",
+                hint="create the file, fix the path, or add a task that outputs it",
+            )
+        stamps[path] = value
+    inputs[name] = stamps
+    outputs[name] = {path: _stamp(seen, root, path, root_fd) for path in task.outputs}
+
+
+def _stamp(seen: dict, root: str, path: str, root_fd: int):
+    # many paths are one task's output and another's input: stat each once
+    value = seen.get(path, seen)
+    if value is seen:
+        value = seen[path] = files.stamp(root, path, root_fd)
     return value
 
 
@@ -93,6 +103,11 @@ def _glob_inputs(project, task, pattern: str) -> list[str]:
     return sorted(matches)
 
 
+def _uses_globs(project, the_plan) -> bool:
+    tasks = project.graph.tasks
+    return any(files.is_glob(path) for name in the_plan.up_to_date for path in tasks[name].inputs)
+
+
 def _inside_an_output(path: str, producers) -> bool:
     while "/" in path:
         path = path.rsplit("/", 1)[0]
@@ -106,10 +121,10 @@ def _shown(path: str) -> str:
     return path if relative.startswith("../..") else relative
 
 
-def make_plan(project, targets=(), *, force=(), force_all=False, records=None):
+def make_plan(project, targets=(), *, force=(), force_all=False, records=None, seen=None):
     """Plan a build without running or writing anything (what `dagmake -n` shows)."""
     selected, forced = selection(project, targets, force=force, force_all=force_all)
-    inputs, outputs = snapshot(project, selected)
+    inputs, outputs = snapshot(project, selected, seen)
     if records is None:
         records = StateStore(project.state_dir).load()
     return plan(project.graph, selected, inputs=inputs, outputs=outputs, records=records, forced=forced)
@@ -162,12 +177,21 @@ def build(
         records = store.load()
         if store.warning:
             warn(store.warning)
-        the_plan = make_plan(project, targets, force=force, force_all=force_all, records=records)
+        if store.needs_rewrite:
+            store.rewrite(records)  # warn once, not on every run after
+        seen: dict = {}
+        the_plan = make_plan(
+            project, targets, force=force, force_all=force_all, records=records, seen=seen
+        )
         up_to_date = tuple(n for n in the_plan.up_to_date if not project.graph.tasks[n].is_group)
         work = the_plan.work
         jobs = jobs or project.settings.jobs or os.cpu_count() or 1
         reporter.handle(RunStarted(work, up_to_date, jobs, started_wall))
         if not work:
+            if lock and not force and not force_all and not _uses_globs(project, the_plan):
+                from . import noop
+
+                noop.save(project, targets, seen, len(up_to_date))
             summary = BuildSummary((), up_to_date, (), (), time.monotonic() - started)
             reporter.handle(RunFinished(summary))
             return summary
@@ -292,16 +316,19 @@ class _Recorder(Reporter):
             )
             if reason is None:
                 return None
-        stamps = tuple(
-            (path, value[0], value[1]) for path, value in inputs[task.name].items() if value
-        )
-        self.started_stamps[task.name] = stamps
+        self.started_stamps[task.name] = {
+            path: value for path, value in inputs[task.name].items() if value is not None
+        }
         self.started_at[task.name] = time.time()
         # Until it finishes, the task counts as interrupted: a kill -9 now must not leave it "done".
-        self.store.append(
-            Record(task.name, task.fingerprint, INTERRUPTED, self.started_at[task.name], 0.0, 0, ())
+        self._record(
+            Record(task.name, task.fingerprint, INTERRUPTED, self.started_at[task.name], 0.0, 0, {})
         )
         return reason
+
+    def _record(self, record: Record) -> None:
+        self.store.append(record)
+        self.records[record.name] = record
 
     def check(self, task) -> str | None:
         for path in task.outputs:
@@ -313,7 +340,7 @@ class _Recorder(Reporter):
         if isinstance(event, TaskFinished):
             outcome = event.outcome
             name = outcome.name
-            self.store.append(
+            self._record(
                 Record(
                     name,
                     event.step.task.fingerprint,
@@ -321,7 +348,7 @@ class _Recorder(Reporter):
                     self.started_at.get(name, 0.0),
                     outcome.seconds,
                     len(outcome.attempts),
-                    self.started_stamps.get(name, ()),
+                    self.started_stamps.get(name, {}),
                 )
             )
             for attempt in outcome.attempts:
@@ -359,3 +386,4 @@ class _Recorder(Reporter):
     def close(self) -> None:
         self.store.close()
         self.history.close()
+        self.store.compact(self.records)

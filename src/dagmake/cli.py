@@ -119,7 +119,8 @@ def parse_args(argv: list[str]) -> Options:
             if head in _OPTIONS and _OPTIONS[head][1] in ("value", "many"):
                 arg, value = head, arg[2:]
             else:
-                args[index:index] = [f"-{c}" for c in arg[2:]]
+                # the rest is another cluster: in -kj4, -j takes "4" (getopt's rule)
+                args[index:index] = ["-" + arg[2:]]
                 arg = head
         if arg not in _OPTIONS:
             from .errors import did_you_mean
@@ -210,6 +211,12 @@ def run(options: Options) -> int:
             os.chdir(options.directory)
         except OSError as error:
             raise UsageError(f"cannot change to directory '{options.directory}': {error.strerror}")
+    if _plain_run(options):
+        up_to_date = _nothing_changed(options)
+        if up_to_date is not None:
+            if not options.quiet:
+                print(f"dagmake: no work to do ({up_to_date} up to date)")
+            return 0
     from .pipefile import load
 
     read_only = options.dry_run or options.list or options.graph is not None
@@ -239,6 +246,38 @@ def run(options: Options) -> int:
         warn=_warn,
     )
     return summary.exit_code
+
+
+def _plain_run(options: Options) -> bool:
+    """A build with no flag that changes what is planned or how it is shown."""
+    return not (
+        options.dry_run
+        or options.list
+        or options.graph
+        or options.watch
+        or options.clean
+        or options.force
+        or options.force_all
+        or options.verbose
+        or any(
+            getattr(options, name, None)
+            for name in ("json", "timings", "trace", "history", "executor")
+        )
+    )
+
+
+def _nothing_changed(options: Options) -> int | None:
+    from . import noop
+    from .pipefile import find
+
+    if options.file is None or os.path.isdir(options.file):
+        try:
+            pipefile = find(options.file)
+        except DagmakeError:
+            return None
+    else:
+        pipefile = os.path.abspath(options.file)
+    return noop.check(pipefile, options.overrides, options.targets)
 
 
 def _console(options: Options):

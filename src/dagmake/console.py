@@ -108,6 +108,9 @@ class ConsoleReporter(Reporter):
     def on_RunFinished(self, event) -> None:
         summary = event.summary
         self.running.clear()
+        if self.quiet and not summary.failed and not summary.interrupted:
+            self._write("")  # -q: "only failures and the summary of a failed run"
+            return
         self._write(self.summary_line(summary) + "\n")
 
     def summary_line(self, summary) -> str:

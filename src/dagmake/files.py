@@ -9,25 +9,25 @@ import os
 # A directory's stamp is (newest mtime_ns of the files inside, number of files), so
 # adding, editing or deleting a file inside it changes the stamp.
 
-_GLOB_CHARS = frozenset("*?[")
 _SKIPPED_DIRS = frozenset({".dagmake", ".git", "__pycache__"})
 
 
 def is_glob(path: str) -> bool:
-    return any(c in _GLOB_CHARS for c in path)
+    return "*" in path or "?" in path or "[" in path
 
 
-def stamp(root: str, path: str) -> tuple[int, int] | None:
-    """The stamp of path (relative to root, or absolute), following symlinks."""
-    full = os.path.join(root, path)
+def stamp(root: str, path: str, root_fd: int | None = None) -> tuple[int, int] | None:
+    """The stamp of path (relative to root, or absolute), following symlinks.
+
+    With root_fd (an open descriptor of root) the path is resolved relative to it,
+    which saves joining strings on every stat of a no-op run.
+    """
     try:
-        st = os.stat(full)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+        st = os.stat(path, dir_fd=root_fd) if root_fd is not None else os.stat(os.path.join(root, path))
     except OSError:
         return None
     if st.st_mode & 0o170000 == 0o040000:
-        return directory_stamp(full, st.st_mtime_ns)
+        return directory_stamp(os.path.join(root, path), st.st_mtime_ns)
     return (st.st_mtime_ns, st.st_size)
 
 

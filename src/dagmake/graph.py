@@ -25,8 +25,9 @@ class Graph:
         """Infer the edges and validate: duplicate outputs, unknown `after`, own outputs, cycles."""
         locate = locate or (lambda task, key: None)
 
-        def fail(message, task=None, key=None, hint=None):
-            return GraphError(message, file=file, line=locate(task, key), task=task, key=key, hint=hint)
+        def fail(message, task=None, key=None, hint=None, at=None):
+            line = locate(*at) if at else locate(task, key)
+            return GraphError(message, file=file, line=line, task=task, key=key, hint=hint)
 
         producers: dict[str, str] = {}
         for task in tasks:
@@ -36,6 +37,7 @@ class Graph:
                     raise fail(
                         f"output '{output}' is declared by both '{other}' and '{task.name}'",
                         hint="each file must have one producer; rename one of the outputs",
+                        at=(task.name, "outputs"),
                     )
                 producers[output] = task.name
         outputs_sorted = sorted(producers)
@@ -182,8 +184,12 @@ def _topological_order(tasks, upstream, fail) -> tuple[str, ...]:
     try:
         return tuple(sorter.static_order())
     except CycleError as error:
-        # graphlib lists the cycle following "needs" links; show it as data flows.
-        cycle = list(reversed(error.args[1]))
+        # graphlib lists the cycle as data flows (each task before the one reading its output);
+        # start it at the task defined first, so the message does not depend on hash order.
+        members = error.args[1][:-1]
+        position = {task.name: index for index, task in enumerate(tasks)}
+        first = min(range(len(members)), key=lambda i: position[members[i]])
+        cycle = [*members[first:], *members[:first], members[first]]
         raise fail(
             "dependency cycle: " + " -> ".join(cycle),
             task=cycle[0],

@@ -10,7 +10,7 @@ from .placeholders import expand, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
 FILENAME = "Pipefile.toml"
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 TOP_KEYS = ("settings", "vars", "env", "tasks")
 SETTINGS_KEYS = ("jobs", "shell", "default", "on_failure", "on_success")
@@ -144,7 +144,8 @@ def _read_cache(cache_path, key, source, root, pipefile):
 
     try:
         with open(cache_path, "rb") as f:
-            data = marshal.load(f)
+            # loads(read()), not load(f): load() reads a file object in tiny pieces, 10x slower
+            data = marshal.loads(f.read())
         if data[0] != key or data[1] != source:
             return None
         settings_data, task_data, graph_data = data[2]
@@ -215,7 +216,12 @@ def _locator(source: bytes):
 
 
 def _find_line(lines: list[str], task: str | None, key: str | None) -> int | None:
-    header = {f"[tasks.{task}]", f'[tasks."{task}"]', f"[tasks.'{task}']"} if task else None
+    # compared with lines whose spaces are removed, so remove them here too
+    header = (
+        {h.replace(" ", "") for h in (f"[tasks.{task}]", f'[tasks."{task}"]', f"[tasks.'{task}']")}
+        if task
+        else None
+    )
     section_start = None
     for number, line in enumerate(lines, 1):
         stripped = line.strip().replace(" ", "")
@@ -250,6 +256,8 @@ class _Validator:
             line = _find_line(self.lines, task, key)
         elif section:
             line = self._section_line(section, key)
+        elif key:
+            line = self._top_line(key)
         return PipefileError(message, file=self.file, line=line, task=task, key=key, hint=hint)
 
     def _section_line(self, section: str, key: str | None) -> int | None:
@@ -267,6 +275,19 @@ class _Validator:
                 if key and stripped.startswith(key + "="):
                     return number
         return found
+
+    def _top_line(self, key: str) -> int | None:
+        """The line of a top-level key: a [key] or [key.x] header, or `key = ...` before any table."""
+        in_table = False
+        for number, line in enumerate(self.lines, 1):
+            stripped = line.strip().replace(" ", "")
+            if stripped.startswith(("[" + key + "]", "[" + key + ".", "[[" + key + "]]")):
+                return number
+            if stripped.startswith("["):
+                in_table = True
+            elif not in_table and stripped.startswith((key + "=", key + ".")):
+                return number
+        return None
 
     def unknown_keys(self, table: dict, allowed, *, task=None, section=None) -> None:
         for key in table:
@@ -347,7 +368,13 @@ class _Validator:
             for inner in names_in(raw[name]):
                 if inner in raw:
                     known[inner] = resolve(inner, (*chain, name))
-            resolved[name] = expand(raw[name], known, task=None, field=f"vars.{name}", file=self.file)
+            try:
+                resolved[name] = expand(
+                    raw[name], known, task=None, field=f"vars.{name}", file=self.file
+                )
+            except PipefileError as error:
+                error.line = self._section_line("vars", name)
+                raise
             return resolved[name]
 
         for name in raw:
@@ -426,10 +453,11 @@ class _Validator:
         help_text = self.typed(body, "help", str, "a string", task=name) or ""
         cmd = body.get("cmd")
         if cmd is not None and not (
-            isinstance(cmd, str) or (isinstance(cmd, list) and all(isinstance(c, str) for c in cmd))
+            isinstance(cmd, str)
+            or (isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd))
         ):
             raise self.error(
-                f"'cmd' must be a string or a list of strings, not {_type_name(cmd)} {_short(cmd)}",
+                f"'cmd' must be a string or a non-empty list of strings, not {_type_name(cmd)} {_short(cmd)}",
                 task=name,
                 key="cmd",
             )
@@ -542,9 +570,14 @@ class _Validator:
 
     def fill(self, text: str, values: dict[str, str], *, task: str, field: str, file: str) -> str:
         """Expand placeholders; a second pass fills built-ins that came in through a var."""
-        text = expand(text, values, task=task, field=field, file=file)
-        if "{{" in text:
+        try:
             text = expand(text, values, task=task, field=field, file=file)
+            if "{{" in text:
+                text = expand(text, values, task=task, field=field, file=file)
+        except PipefileError as error:
+            # expand() knows the field but not the line; "env.X" is found by its table, "env"
+            error.line = _find_line(self.lines, task, field.split(".", 1)[0])
+            raise
         return text
 
     def path(self, value: str, task: str, key: str) -> str:

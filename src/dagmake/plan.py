@@ -120,6 +120,8 @@ def judge(
             return Reason(INPUT_CHANGED, f"input {path} is newer than output {oldest_path}")
     if record is not None:
         recorded = record.stamp_map()
+        if recorded == inputs:
+            return None
         for path, current in inputs.items():
             before = recorded.get(path)
             if before is None:

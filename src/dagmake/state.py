@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import marshal
 import os
+from operator import itemgetter
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 _MAGIC = "dagmake-state"
 _HISTORY_MAGIC = "dagmake-history"
 
@@ -20,33 +21,44 @@ FAILED = "failed"
 INTERRUPTED = "interrupted"
 
 
-class Record:
-    """The last finished run of one task: definition fingerprint, status, when, and input stamps."""
+class Record(tuple):
+    """The last run of one task: definition fingerprint, status, when, and input stamps.
 
-    __slots__ = ("name", "fingerprint", "status", "started", "seconds", "attempts", "stamps")
+    A tuple, so that loading thousands of them on a no-op run is one C call each.
+    `stamps` maps each input path to its (mtime_ns, size) as seen when the run started.
+    """
 
-    def __init__(self, name, fingerprint, status, started, seconds, attempts, stamps=()):
-        self.name = name
-        self.fingerprint = fingerprint
-        self.status = status
-        self.started = started
-        self.seconds = seconds
-        self.attempts = attempts
-        self.stamps = stamps  # ((path, mtime_ns, size), ...) as seen when the run started
+    __slots__ = ()
+
+    def __new__(cls, name, fingerprint, status, started, seconds, attempts, stamps=None):
+        if not isinstance(stamps, dict):
+            stamps = {path: (mtime, size) for path, mtime, size in stamps or ()}
+        return tuple.__new__(cls, (name, fingerprint, status, started, seconds, attempts, stamps))
+
+    name = property(itemgetter(0))
+    fingerprint = property(itemgetter(1))
+    status = property(itemgetter(2))
+    started = property(itemgetter(3))
+    seconds = property(itemgetter(4))
+    attempts = property(itemgetter(5))
+    stamps = property(itemgetter(6))
+
+    @classmethod
+    def from_data(cls, data) -> Record:
+        if (
+            type(data) is not tuple
+            or len(data) != 7
+            or type(data[0]) is not str
+            or type(data[6]) is not dict
+        ):
+            raise TypeError("not a state record")
+        return tuple.__new__(cls, data)
 
     def to_data(self) -> tuple:
-        return (
-            self.name,
-            self.fingerprint,
-            self.status,
-            self.started,
-            self.seconds,
-            self.attempts,
-            self.stamps,
-        )
+        return tuple(self)
 
     def stamp_map(self) -> dict:
-        return {path: (mtime, size) for path, mtime, size in self.stamps}
+        return self[6]
 
     def __repr__(self) -> str:
         return f"Record({self.name!r}, {self.status!r}, attempts={self.attempts})"
@@ -130,13 +142,15 @@ class StateStore:
             self.needs_rewrite = True
             return {}
         records: dict[str, Record] = {}
-        for obj in objects[1:]:
-            try:
-                record = Record(*obj)
-            except TypeError:
-                clean = False
-                break
-            records[record.name] = record
+        from_data = Record.from_data
+        try:
+            for obj in objects[1:]:
+                # a compacted file holds all records in one frame: one loads() instead of thousands
+                for data in obj if type(obj) is list else (obj,):
+                    record = from_data(data)
+                    records[record[0]] = record
+        except TypeError:
+            clean = False
         self.frames = len(objects)
         if not clean:
             # Keep the records before the damage (each was true when written); rewrite the
@@ -150,7 +164,7 @@ class StateStore:
     def open_for_append(self, records: dict[str, Record]) -> None:
         """Start writing: rewrite the file first when it is damaged or mostly superseded records."""
         ensure_state_dir(self.state_dir)
-        if self.needs_rewrite or self.frames > 2 * len(records) + 64:
+        if self.needs_rewrite:
             self.rewrite(records)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         if os.fstat(self._fd).st_size == 0:
@@ -161,19 +175,24 @@ class StateStore:
         if self._fd is None:
             raise RuntimeError("StateStore.open_for_append() was not called")
         os.write(self._fd, _frame(record.to_data()))
+        self.frames += 1
+
+    def compact(self, records: dict[str, Record]) -> None:
+        """Fold appended records into one frame, so the next load is a single loads() call."""
+        if self.frames > 2:
+            self.rewrite(records)
 
     def rewrite(self, records: dict[str, Record]) -> None:
         ensure_state_dir(self.state_dir)
         temporary = f"{self.path}.{os.getpid()}.tmp"
         with open(temporary, "wb") as f:
             f.write(_frame((_MAGIC, STATE_FORMAT)))
-            for record in records.values():
-                f.write(_frame(record.to_data()))
+            f.write(_frame([record.to_data() for record in records.values()]))
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, self.path)
         self.needs_rewrite = False
-        self.frames = len(records) + 1
+        self.frames = 2
 
     def close(self) -> None:
         if self._fd is not None:

@@ -6,15 +6,10 @@ from __future__ import annotations
 # ~14 ms, more than the whole rest of a no-op run on a small pipeline.
 
 
-class _Frozen:
+class _Value:
+    """Equality, hashing and repr from to_data()."""
+
     __slots__ = ()
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def _set(self, **fields) -> None:
-        for name, value in fields.items():
-            object.__setattr__(self, name, value)
 
     def __eq__(self, other):
         return type(other) is type(self) and self.to_data() == other.to_data()
@@ -25,6 +20,17 @@ class _Frozen:
     def __repr__(self):
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"{type(self).__name__}({fields})"
+
+
+class _Frozen(_Value):
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _set(self, **fields) -> None:
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
 
 
 class ShellAction(_Frozen):
@@ -65,11 +71,13 @@ def action_from_data(data: tuple | None) -> ShellAction | PythonAction | None:
     return PythonAction(data[1])
 
 
-class Task(_Frozen):
+class Task(_Value):
     """One task of the pipeline, with every path relative to the project root.
 
     `action` is None for a group: a task that only aggregates its upstream.
     `env` holds only what dagmake adds to the inherited environment.
+    Never changed after construction; not enforced, because a no-op run builds
+    thousands of Tasks from the parse cache and a guarded __setattr__ triples that cost.
     """
 
     __slots__ = (
@@ -106,22 +114,20 @@ class Task(_Frozen):
         resources: tuple[tuple[str, float], ...] = (),
         fingerprint: str | None = None,
     ) -> None:
-        self._set(
-            name=name,
-            action=action,
-            inputs=tuple(inputs),
-            outputs=tuple(outputs),
-            after=tuple(after),
-            env=tuple(env),
-            cwd=cwd,
-            retries=retries,
-            retry_delay=retry_delay,
-            timeout=timeout,
-            always=always,
-            help=help,
-            resources=tuple(resources),
-        )
-        self._set(fingerprint=fingerprint or self._fingerprint())
+        self.name = name
+        self.action = action
+        self.inputs = tuple(inputs)
+        self.outputs = tuple(outputs)
+        self.after = tuple(after)
+        self.env = tuple(env)
+        self.cwd = cwd
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.timeout = timeout
+        self.always = always
+        self.help = help
+        self.resources = tuple(resources)
+        self.fingerprint = fingerprint or self._fingerprint()
 
     @property
     def is_group(self) -> bool:
@@ -131,16 +137,15 @@ class Task(_Frozen):
         """Hash what the spec's rule 5 names: a change to any of it reruns the task."""
         import hashlib  # only when a Pipefile is really parsed; cached afterwards
 
-        definition = repr(
-            (
-                self.action.to_data() if self.action else None,
-                self.env,
-                self.cwd,
-                self.inputs,
-                self.outputs,
-            )
+        # One short hash per part, joined by ':', so a change can be named ("its command changed").
+        parts = (
+            self.action.to_data() if self.action else None,
+            self.env,
+            self.cwd,
+            self.inputs,
+            self.outputs,
         )
-        return hashlib.sha256(definition.encode()).hexdigest()[:32]
+        return ":".join(hashlib.sha256(repr(part).encode()).hexdigest()[:12] for part in parts)
 
     def to_data(self) -> tuple:
         """Plain tuples and strings, for marshal (the parse cache)."""
@@ -163,5 +168,22 @@ class Task(_Frozen):
 
     @classmethod
     def from_data(cls, data: tuple) -> Task:
-        (name, action, *rest) = data
-        return cls(name, action_from_data(action), *rest)
+        task = cls.__new__(cls)
+        (
+            task.name,
+            action,
+            task.inputs,
+            task.outputs,
+            task.after,
+            task.env,
+            task.cwd,
+            task.retries,
+            task.retry_delay,
+            task.timeout,
+            task.always,
+            task.help,
+            task.resources,
+            task.fingerprint,
+        ) = data
+        task.action = action_from_data(action)
+        return task

@@ -1,0 +1,96 @@
+"""Answer "no work to do" without parsing or planning, when nothing changed since the last such answer.
+
+After a full plan finds nothing to do, dagmake saves every path it looked at with its
+stamp, keyed by the Pipefile's bytes, the overrides, the targets and the state file's
+own stamp. The next run with the same key only re-stats those paths: if every stamp is
+the same, the plan would be the same, so it is "no work to do" again. Anything else
+(a changed stamp, a directory, a missing file, another dagmake holding the lock) falls
+back to the full path, which gives the authoritative answer.
+"""
+
+import marshal
+import os
+
+FORMAT = 1
+FILENAME = "noop.cache"
+
+
+def _key(pipefile: str, source: bytes, overrides, targets, state_stamp):
+    from ._version import __version__
+
+    return (FORMAT, __version__, pipefile, source, tuple(sorted(overrides.items())), tuple(targets), state_stamp)
+
+
+def _state_stamp(state_dir: str):
+    try:
+        st = os.stat(os.path.join(state_dir, "state"))
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def check(pipefile: str, overrides, targets) -> int | None:
+    """The number of up-to-date tasks if nothing changed since the last "no work", else None."""
+    root = os.path.dirname(pipefile)
+    state_dir = os.path.join(root, ".dagmake")
+    try:
+        with open(os.path.join(state_dir, FILENAME), "rb") as f:
+            saved = marshal.loads(f.read())
+        with open(pipefile, "rb") as f:
+            source = f.read()
+        key, paths, stamps, up_to_date = saved
+        if key != _key(pipefile, source, overrides, targets, _state_stamp(state_dir)):
+            return None
+        if _locked(state_dir):
+            return None
+        root_fd = os.open(root, os.O_RDONLY)
+        try:
+            current = []
+            append = current.append
+            stat = os.stat
+            for path in paths:
+                st = stat(path, dir_fd=root_fd)
+                if st.st_mode & 0o170000 == 0o040000:
+                    return None  # a directory's stamp is the newest file inside: full path
+                append(st.st_mtime_ns)
+                append(st.st_size)
+        finally:
+            os.close(root_fd)
+    except Exception:
+        return None
+    return up_to_date if current == stamps else None
+
+
+def _locked(state_dir: str) -> bool:
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(state_dir, "lock"), os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def save(project, targets, seen: dict, up_to_date: int) -> None:
+    """Remember a "no work" answer: every path the plan looked at (path -> stamp) and the key."""
+    if any(value is None for value in seen.values()):
+        return
+    state_dir = project.state_dir
+    try:
+        with open(project.pipefile, "rb") as f:
+            source = f.read()
+        paths = tuple(seen)
+        stamps = [number for path in paths for number in seen[path]]
+        key = _key(project.pipefile, source, dict(project.overrides), targets, _state_stamp(state_dir))
+        temporary = os.path.join(state_dir, f"{FILENAME}.{os.getpid()}.tmp")
+        with open(temporary, "wb") as f:
+            f.write(marshal.dumps((key, paths, stamps, up_to_date)))
+        os.replace(temporary, os.path.join(state_dir, FILENAME))
+    except OSError:
+        pass

@@ -1,0 +1,23 @@
+"""Consumers of the event stream besides the console: history, JSON lines, trace, timings.
+
+Each module is imported only when its flag is given, so a plain build never loads them.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write text to path through a temporary file and a rename: no reader sees half a file."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,279 @@
+"""Load and usage errors: a one- or two-line `dagmake:` message naming the place, exit 2, no traceback."""
+
+import re
+
+import pytest
+from conftest import Project
+
+
+def assert_user_error(result, *expected: str) -> str:
+    """Exit 2, nothing on stdout, one or two lines on stderr starting `dagmake:`; return line 1."""
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.output, result
+    assert result.stdout == "", result
+    lines = result.stderr.splitlines()
+    assert 1 <= len(lines) <= 2, result
+    assert lines[0].startswith("dagmake: "), result
+    if len(lines) == 2:
+        assert lines[1].startswith("  hint: "), result
+    for text in expected:
+        assert text in result.stderr, result
+    return lines[0]
+
+
+CASES = {
+    "toml-syntax": (
+        """\
+        [tasks.a]
+        cmd = "echo"
+        outputs = [x]
+        """,
+        ["Pipefile.toml:3:12: invalid TOML"],
+    ),
+    "unknown-task-key": (
+        """\
+        [tasks.a]
+        cmd = "echo"
+        input = ["x"]
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "unknown key 'input', did you mean 'inputs'?"],
+    ),
+    "unknown-top-key": (
+        """\
+        [tasks.a]
+        cmd = "echo"
+
+        [setings]
+        jobs = 2
+        """,
+        ["Pipefile.toml:4:", "unknown key 'setings', did you mean 'settings'?"],
+    ),
+    "unknown-settings-key": (
+        """\
+        [settings]
+        jobz = 2
+
+        [tasks.a]
+        cmd = "echo"
+        """,
+        ["Pipefile.toml:2:", "unknown key 'jobz', did you mean 'jobs'?"],
+    ),
+    "wrong-type-list": (
+        """\
+        [tasks.a]
+        cmd = "echo"
+        inputs = "x.txt"
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "'inputs' must be a list", "inputs = [\"x.txt\"]"],
+    ),
+    "wrong-type-number": (
+        """\
+        [tasks.a]
+        cmd = "echo"
+        retries = "2"
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "'retries' must be a whole number", "not a string"],
+    ),
+    "wrong-type-bool": (
+        """\
+        [tasks.a]
+        cmd = "echo"
+        always = "yes"
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "'always' must be true or false"],
+    ),
+    "cmd-and-python": (
+        """\
+        [tasks.a]
+        cmd = "echo"
+        python = "mod:fn"
+        """,
+        ["task 'a'", "both 'cmd' and 'python'"],
+    ),
+    "unknown-placeholder": (
+        """\
+        [vars]
+        raw = "data"
+
+        [tasks.a]
+        cmd = "ls {{rwa}}"
+        """,
+        ["task 'a'", "unknown placeholder '{{rwa}}' in 'cmd'", "did you mean 'raw'"],
+    ),
+    "duplicate-output": (
+        """\
+        [tasks.first]
+        cmd = "touch out.txt"
+        outputs = ["out.txt"]
+
+        [tasks.second]
+        cmd = "touch out.txt"
+        outputs = ["out.txt"]
+        """,
+        ["output 'out.txt' is declared by both 'first' and 'second'"],
+    ),
+    "unknown-after": (
+        """\
+        [tasks.extract]
+        cmd = "true"
+
+        [tasks.load]
+        cmd = "true"
+        after = ["extrcat"]
+        """,
+        ["Pipefile.toml:6:", "task 'load'", "unknown task 'extrcat', did you mean 'extract'?"],
+    ),
+    "glob-matches-nothing": (
+        """\
+        [tasks.a]
+        cmd = "cat data/*.csv > all.csv"
+        inputs = ["data/*.csv"]
+        outputs = ["all.csv"]
+        """,
+        ["task 'a'", "input glob 'data/*.csv' matches no file and no task's output"],
+    ),
+    "output-is-a-glob": (
+        """\
+        [tasks.a]
+        cmd = "true"
+        outputs = ["out/*.txt"]
+        """,
+        ["task 'a'", "output 'out/*.txt' is a glob"],
+    ),
+    "output-outside": (
+        """\
+        [tasks.a]
+        cmd = "true"
+        outputs = ["../escape.txt"]
+        """,
+        ["task 'a'", "outside the project"],
+    ),
+    "no-tasks": ("[vars]\nx = \"1\"\n", ["no tasks defined"]),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_pipefile_errors(project, case):
+    text, expected = CASES[case]
+    project.pipefile(text)
+    assert_user_error(project.run(), *expected)
+    # the checking commands report the same error
+    assert_user_error(project.run("-n"), *expected)
+
+
+def test_a_cycle_is_listed_as_data_flows(project):
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "cp c.txt a.txt"
+        inputs = ["c.txt"]
+        outputs = ["a.txt"]
+
+        [tasks.b]
+        cmd = "cp a.txt b.txt"
+        inputs = ["a.txt"]
+        outputs = ["b.txt"]
+
+        [tasks.c]
+        cmd = "cp b.txt c.txt"
+        inputs = ["b.txt"]
+        outputs = ["c.txt"]
+        """
+    )
+    line = assert_user_error(project.run(), "dependency cycle: ")
+    # b reads a, c reads b, a reads c
+    assert line.endswith("dependency cycle: a -> b -> c -> a"), line
+
+
+def test_a_cycle_through_after(project):
+    project.pipefile(
+        """\
+        [tasks.x]
+        cmd = "true"
+        after = ["y"]
+
+        [tasks.y]
+        cmd = "true"
+        after = ["x"]
+        """
+    )
+    line = assert_user_error(project.run(), "dependency cycle: ")
+    assert line.endswith("dependency cycle: x -> y -> x") or line.endswith("y -> x -> y"), line
+
+
+def test_a_missing_input_stops_the_build_before_any_task_runs(project):
+    project.pipefile(
+        """\
+        [tasks.marker]
+        cmd = "touch marker.txt"
+        outputs = ["marker.txt"]
+
+        [tasks.needs]
+        cmd = "cp nothere.txt out.txt"
+        inputs = ["nothere.txt"]
+        outputs = ["out.txt"]
+        """
+    )
+    assert_user_error(
+        project.run(), "task 'needs'", "input 'nothere.txt' does not exist and no task produces it"
+    )
+    assert not project.exists("marker.txt")
+    assert not project.exists(".dagmake/logs")
+
+
+def test_a_missing_input_of_an_unselected_task_does_not_matter(project):
+    project.pipefile(
+        """\
+        [tasks.marker]
+        cmd = "touch marker.txt"
+        outputs = ["marker.txt"]
+
+        [tasks.needs]
+        cmd = "cp nothere.txt out.txt"
+        inputs = ["nothere.txt"]
+        outputs = ["out.txt"]
+        """
+    )
+    assert project.run("marker").returncode == 0
+    assert project.exists("marker.txt")
+
+
+def test_file_option_naming_a_missing_file(project):
+    assert_user_error(project.run("-f", "nope.toml"), "nope.toml")
+
+
+def test_directory_option_naming_a_missing_directory(project):
+    assert_user_error(project.run("-C", "nodir"), "nodir")
+
+
+def test_no_pipefile_anywhere_up(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = Project(empty).run()
+    if (tmp_path.parent / "Pipefile.toml").exists():  # pragma: no cover - odd machine
+        pytest.skip("a Pipefile.toml above the temporary directory")
+    assert_user_error(result, "no Pipefile.toml in")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--bogus"], ["unknown option '--bogus'"]),
+        (["--jbos", "2"], ["unknown option '--jbos'", "did you mean '--jobs'"]),
+        (["-j", "0"], ["--jobs needs a whole number of at least 1"]),
+        (["-j", "many"], ["--jobs", "'many'"]),
+        (["--retries", "-1"], ["--retries"]),
+        (["--graph=png"], ["--graph", "png"]),
+        (["-j"], ["'-j' needs a value"]),
+    ],
+)
+def test_bad_options(project, args, expected):
+    project.pipefile('[tasks.a]\ncmd = "touch ran.txt"\n')
+    assert_user_error(project.run(*args), *expected)
+    assert not project.exists("ran.txt")
+
+
+def test_an_error_names_the_pipefile_given_with_f(project):
+    project.write("pipes/other.toml", '[tasks.a]\ncmd = "echo"\nouptuts = ["x"]\n')
+    line = assert_user_error(project.run("-f", "pipes/other.toml"), "did you mean 'outputs'")
+    assert re.match(r"dagmake: \S*pipes/other\.toml:3: ", line), line

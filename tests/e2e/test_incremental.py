@@ -1,0 +1,320 @@
+"""Incremental builds: what is stale (spec rules 1-7), and that exactly that reruns."""
+
+import pytest
+from conftest import SECOND, T0, Project, assert_nothing_ran, assert_ran
+
+# raw.txt -> upper.txt -> count.txt, and an unrelated task.
+CHAIN = """\
+[tasks.upper]
+cmd = "tr a-z A-Z < raw.txt > upper.txt"
+inputs = ["raw.txt"]
+outputs = ["upper.txt"]
+
+[tasks.count]
+cmd = "wc -c < upper.txt > count.txt"
+inputs = ["upper.txt"]
+outputs = ["count.txt"]
+
+[tasks.other]
+cmd = "cp other_in.txt other.txt"
+inputs = ["other_in.txt"]
+outputs = ["other.txt"]
+"""
+
+
+def chain(project: Project) -> None:
+    project.pipefile(CHAIN)
+    project.write("raw.txt", "abc\n", ns=T0)
+    project.write("other_in.txt", "o\n", ns=T0)
+
+
+# make_newer(..., by=1): one ns after the newest output, so the files the next build
+# writes (at the real time, a whole process later) are newer still.
+
+
+def dry_run_lines(project: Project, *args: str) -> list[str]:
+    result = project.run("-n", *args)
+    assert result.returncode == 0, result
+    return result.stdout.splitlines()
+
+
+def test_first_build_runs_all_then_nothing(project):
+    chain(project)
+    assert_ran(project.run(), ["upper", "count", "other"])
+    assert project.read("upper.txt") == "ABC\n"
+    assert project.read("count.txt").strip() == "4"
+    result = project.run()
+    assert_nothing_ran(result)
+    assert result.stdout == "dagmake: no work to do (3 up to date)\n"
+
+
+def test_touching_an_input_reruns_exactly_its_chain(project):
+    chain(project)
+    assert_ran(project.run(), ["upper", "count", "other"])
+    project.make_newer("raw.txt", than="count.txt", by=1)
+    assert_ran(project.run(), ["upper", "count"])
+    assert_nothing_ran(project.run())
+
+
+def test_touching_a_middle_file_reruns_only_what_reads_it(project):
+    chain(project)
+    assert_ran(project.run(), ["upper", "count", "other"])
+    project.make_newer("upper.txt", than="count.txt", by=1)
+    assert_ran(project.run(), ["count"])
+
+
+def test_equal_times_are_not_stale(project):
+    chain(project)
+    assert_ran(project.run(), ["upper", "count", "other"])
+    # other_in.txt keeps the stamp recorded when `other` started; its output gets the same time.
+    project.touch("other.txt", T0)
+    assert_nothing_ran(project.run())
+
+
+def test_a_project_built_by_hand_is_judged_by_times_like_make(project):
+    chain(project)
+    for name in ("upper.txt", "count.txt", "other.txt"):
+        project.write(name, "made by hand\n", ns=T0)
+    assert_nothing_ran(project.run())
+    project.touch("raw.txt", T0 + 1)
+    assert_ran(project.run(), ["upper", "count"])
+
+
+def test_upstream_that_leaves_its_output_alone_does_not_rerun_downstream(project):
+    project.pipefile(
+        """\
+        [tasks.norm]
+        # rewrites norm.txt only when its content would change
+        cmd = "tr a-z A-Z < in.txt > tmp.txt; cmp -s tmp.txt norm.txt || cp tmp.txt norm.txt; rm tmp.txt"
+        inputs = ["in.txt"]
+        outputs = ["norm.txt"]
+
+        [tasks.count]
+        cmd = "wc -c < norm.txt > count.txt"
+        inputs = ["norm.txt"]
+        outputs = ["count.txt"]
+        """
+    )
+    project.write("in.txt", "abc\n", ns=T0)
+    assert_ran(project.run(), ["norm", "count"])
+    count_time = project.mtime("count.txt")
+    project.make_newer("in.txt", than="count.txt")
+
+    assert dry_run_lines(project) == [
+        "norm: input in.txt is newer than output norm.txt",
+        "count: upstream task norm will run",
+    ]
+    result = project.run()
+    assert_ran(result, ["norm"])
+    assert project.mtime("count.txt") == count_time
+
+    result = project.run("-v", "--force", "norm")
+    assert_ran(result, ["norm"])
+    assert "skip  count: its inputs did not change after all" in result.stdout
+
+
+def test_a_changed_command_reruns_the_task(project):
+    chain(project)
+    assert_ran(project.run(), ["upper", "count", "other"])
+    project.pipefile(CHAIN.replace("tr a-z A-Z", "tr a-c A-C"))
+    assert dry_run_lines(project) == [
+        "upper: its command changed since its last successful run",
+        "count: upstream task upper will run",
+    ]
+    # upper.txt gets the same bytes, but a new time: count follows.
+    assert_ran(project.run(), ["upper", "count"])
+    assert_nothing_ran(project.run())
+
+
+@pytest.mark.parametrize(
+    ("change", "changed", "part"),
+    [
+        pytest.param(
+            ("[tasks.other]\n", '[tasks.other]\nenv = { MODE = "fast" }\n'),
+            ["other"],
+            "environment",
+            id="env",
+        ),
+        pytest.param(
+            ("[tasks.upper]\n", '[env]\nMODE = "fast"\n\n[tasks.upper]\n'),
+            ["upper", "count", "other"],
+            "environment",
+            id="global-env",
+        ),
+        pytest.param(
+            ('["other_in.txt"]', '["other_in.txt", "extra.txt"]'), ["other"], "inputs list", id="inputs"
+        ),
+        pytest.param(
+            ('outputs = ["other.txt"]', 'outputs = ["other.txt", "x.txt"]'),
+            ["other"],
+            "outputs list",
+            id="outputs",
+        ),
+    ],
+)
+def test_a_changed_definition_reruns_the_task(project, change, changed, part):
+    chain(project)
+    project.write("extra.txt", "e\n", ns=T0)
+    pipefile = CHAIN.replace("cp other_in.txt other.txt", "cp other_in.txt other.txt; touch x.txt")
+    project.pipefile(pipefile)
+    assert_ran(project.run(), ["upper", "count", "other"])
+    project.pipefile(pipefile.replace(*change))
+    assert sorted(dry_run_lines(project)) == [
+        f"{name}: its {part} changed since its last successful run" for name in sorted(changed)
+    ]
+    assert_ran(project.run(), changed)
+    assert_nothing_ran(project.run())
+
+
+def test_a_changed_working_directory_reruns_the_task(project):
+    where = project.path("where.txt")
+    project.pipefile(
+        f"""\
+        [tasks.where]
+        cmd = "pwd > {where}"
+        outputs = ["where.txt"]
+        cwd = "."
+        """
+    )
+    project.write("sub/keep", "")
+    assert_ran(project.run(), ["where"])
+    project.pipefile(project.read("Pipefile.toml").replace('cwd = "."', 'cwd = "sub"'))
+    assert dry_run_lines(project) == [
+        "where: its working directory changed since its last successful run"
+    ]
+    assert_ran(project.run(), ["where"])
+    assert project.read("where.txt").strip().endswith("/sub")
+
+
+def test_help_and_retries_are_not_part_of_the_definition(project):
+    chain(project)
+    assert_ran(project.run(), ["upper", "count", "other"])
+    project.pipefile(CHAIN.replace("[tasks.other]\n", '[tasks.other]\nhelp = "x"\nretries = 3\n'))
+    assert_nothing_ran(project.run())
+
+
+def test_a_task_whose_last_run_failed_reruns_though_its_output_is_newer(project):
+    project.pipefile(
+        """\
+        [tasks.half]
+        # writes its output, then fails while fail.flag exists
+        cmd = "cp in.txt out.txt; test ! -e fail.flag"
+        inputs = ["in.txt"]
+        outputs = ["out.txt"]
+        """
+    )
+    project.write("in.txt", "x\n", ns=T0)
+    project.write("fail.flag")
+    result = project.run()
+    assert result.returncode == 1, result
+    assert project.mtime("out.txt") > T0
+    project.path("fail.flag").unlink()
+    assert dry_run_lines(project) == ["half: its last run failed"]
+    assert_ran(project.run(), ["half"])
+    assert_nothing_ran(project.run())
+
+
+def test_success_without_the_declared_output_is_a_failure(project):
+    project.pipefile(
+        """\
+        [tasks.ghost]
+        cmd = "touch made.txt"
+        outputs = ["made.txt", "never.txt"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 1, result
+    assert "did not create output never.txt" in result.stdout
+    assert result.ran() == []
+    # recorded as failed: it runs again, for that reason, not as "up to date"
+    project.write("never.txt", "")
+    assert dry_run_lines(project) == ["ghost: its last run failed"]
+
+
+def test_an_input_restored_with_an_older_time_makes_the_task_stale(project):
+    chain(project)
+    assert_ran(project.run(), ["upper", "count", "other"])
+    # what `cp -p` from a backup does: other content, same size, an older time
+    project.write("raw.txt", "xyz\n", ns=T0 - 10 * SECOND)
+    assert dry_run_lines(project) == [
+        "upper: input raw.txt changed since the last run",
+        "count: upstream task upper will run",
+    ]
+    assert_ran(project.run(), ["upper", "count"])
+    assert project.read("upper.txt") == "XYZ\n"
+    assert_nothing_ran(project.run())
+
+
+def test_an_input_edited_while_its_task_runs_is_stale_next_time(project):
+    project.pipefile(
+        """\
+        [tasks.copy]
+        # reads its input, then the input changes before the task ends
+        cmd = "cp notes.txt copy.txt; echo more >> notes.txt"
+        inputs = ["notes.txt"]
+        outputs = ["copy.txt"]
+        """
+    )
+    project.write("notes.txt", "first\n", ns=T0)
+    assert_ran(project.run(), ["copy"])
+    # even if the edit got the very same time as the output (a coarse clock)
+    project.touch("notes.txt", project.mtime("copy.txt"))
+    lines = dry_run_lines(project)
+    assert len(lines) == 1 and lines[0].startswith("copy: input notes.txt "), lines
+    assert_ran(project.run(), ["copy"])
+    assert project.read("copy.txt") == "first\nmore\n"
+
+
+def test_tasks_without_outputs_and_always_tasks_always_run(project):
+    project.pipefile(
+        """\
+        [tasks.check]
+        cmd = "echo run >> check.log"
+        inputs = ["in.txt"]
+
+        [tasks.fetch]
+        cmd = "echo run >> fetch.txt"
+        outputs = ["fetch.txt"]
+        always = true
+
+        [tasks.steady]
+        cmd = "touch steady.txt"
+        outputs = ["steady.txt"]
+        """
+    )
+    project.write("in.txt", "", ns=T0)
+    assert_ran(project.run(), ["check", "fetch", "steady"])
+    assert dry_run_lines(project) == [
+        "check: it has no outputs, so it always runs",
+        "fetch: always = true",
+    ]
+    assert_ran(project.run(), ["check", "fetch"])
+    assert project.read("check.log") == "run\nrun\n"
+    assert project.read("fetch.txt") == "run\nrun\n"
+
+
+def test_a_directory_output_and_a_file_inside_it(project):
+    project.pipefile(
+        """\
+        [tasks.split]
+        cmd = "mkdir -p parts && cp in.txt parts/a.txt && cp in.txt parts/b.txt"
+        inputs = ["in.txt"]
+        outputs = ["parts"]
+
+        [tasks.use_a]
+        cmd = "cp parts/a.txt a_copy.txt"
+        inputs = ["parts/a.txt"]
+        outputs = ["a_copy.txt"]
+
+        [tasks.use_all]
+        cmd = "cat parts/a.txt parts/b.txt > all.txt"
+        inputs = ["parts"]
+        outputs = ["all.txt"]
+        """
+    )
+    project.write("in.txt", "x\n", ns=T0)
+    assert_ran(project.run(), ["split", "use_a", "use_all"])
+    assert_nothing_ran(project.run())
+    # a file inside the directory changes: the directory's readers rerun, not the others
+    project.make_newer("parts/b.txt", than="all.txt", by=1)
+    assert_ran(project.run(), ["use_all"])

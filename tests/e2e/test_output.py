@@ -1,0 +1,170 @@
+"""What a build prints: a block per task, logs in .dagmake/logs, failure tails, summary, -q, -v."""
+
+import re
+
+from conftest import assert_nothing_ran, assert_ran, sh_wait_for
+
+SUMMARY = re.compile(r"^dagmake: (\d+) ran, (\d+) up to date, (\d+) failed in \d+\.\d\ds$")
+
+
+def chatty(name: str, other: str, lines: int = 40) -> str:
+    """A task that waits until `other` runs too, then prints many lines, slowly."""
+    return f"""\
+[tasks.{name}]
+cmd = "touch {name}.started; {sh_wait_for(other + ".started")}; for i in $(seq 1 {lines}); do echo {name} line $i; sleep 0.002; done; touch {name}.txt"
+outputs = ["{name}.txt"]
+"""
+
+
+def test_each_task_output_goes_to_its_log(project):
+    project.pipefile(
+        """\
+        [tasks.talk]
+        cmd = ["echo to stdout", "echo to stderr >&2", "touch talk.txt"]
+        outputs = ["talk.txt"]
+        """
+    )
+    result = project.run()
+    assert_ran(result, ["talk"])
+    assert project.read(".dagmake/logs/talk.log") == "to stdout\nto stderr\n"
+    lines = result.stdout.splitlines()
+    assert lines[0] == lines[0].split(":")[0] + ": output talk.txt is missing"
+    assert re.match(r"^\[1/1\] talk \d+\.\d\ds: output talk\.txt is missing$", lines[0])
+    assert lines[1:3] == ["to stdout", "to stderr"]
+    assert SUMMARY.match(lines[3]), lines
+
+
+def test_concurrent_output_is_never_interleaved(project):
+    project.pipefile(chatty("left", "right") + "\n" + chatty("right", "left"))
+    result = project.run("-j2")
+    assert_ran(result, ["left", "right"])
+    lines = result.stdout.splitlines()
+    for name in ("left", "right"):
+        header = next(i for i, line in enumerate(lines) if re.match(rf"^\[\d/2\] {name} ", line))
+        block = lines[header + 1 : header + 41]
+        assert block == [f"{name} line {i}" for i in range(1, 41)], result.stdout
+        assert project.read(f".dagmake/logs/{name}.log").splitlines() == block
+
+
+def test_a_failure_shows_the_task_the_exit_code_and_the_tail(project):
+    project.pipefile(
+        """\
+        [tasks.crash]
+        cmd = "for i in $(seq 1 100); do echo out $i; done; echo last words >&2; exit 7"
+        outputs = ["crash.txt"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 1, result
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("FAILED crash"))
+    assert re.match(r"^FAILED crash \(exit 7, \d+\.\d\ds\)$", lines[start])
+    block = lines[start + 1 :]
+    log_line = block.index("  log: .dagmake/logs/crash.log")
+    tail = block[:log_line]
+    # the end of the output, with a note saying where the rest is
+    assert tail[-1] == "  last words"
+    assert tail[-2] == "  out 100"
+    assert "  out 1" not in tail
+    assert "crash.log" in tail[0]
+    assert len(tail) <= 30
+    assert "dagmake: first failure: crash (exit 7), log .dagmake/logs/crash.log" in result.stdout
+    assert project.read(".dagmake/logs/crash.log").startswith("out 1\nout 2\n")
+
+
+def test_no_escape_codes_off_a_terminal(project):
+    project.pipefile(
+        """\
+        [tasks.good]
+        cmd = "echo fine; touch good.txt"
+        outputs = ["good.txt"]
+
+        [tasks.bad]
+        cmd = "echo oops; exit 1"
+        """
+    )
+    env = {"NO_COLOR": "", "TERM": "xterm-256color", "FORCE_COLOR": "1"}
+    for args in ([], ["-v"], ["-q"], ["-k"], ["-n"], ["-l"]):
+        result = project.run(*args, env=env)
+        assert "\x1b" not in result.output, (args, result)
+        assert "\r" not in result.output, (args, result)
+
+
+def test_summary_counts(project):
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "touch a.txt"
+        outputs = ["a.txt"]
+
+        [tasks.b]
+        cmd = "touch b.txt"
+        outputs = ["b.txt"]
+
+        [tasks.c]
+        cmd = "touch c.txt"
+        outputs = ["c.txt"]
+        """
+    )
+    assert_ran(project.run("a"), ["a"])
+    result = project.run()
+    assert_ran(result, ["b", "c"])
+    assert SUMMARY.match(result.stdout.splitlines()[-1]).groups() == ("2", "1", "0")
+    assert_nothing_ran(project.run())
+
+
+def test_quiet_prints_only_failures(project):
+    project.pipefile(
+        """\
+        [tasks.good]
+        cmd = "echo chatter; touch good.txt"
+        outputs = ["good.txt"]
+
+        [tasks.bad]
+        cmd = "echo trouble; exit 2"
+        outputs = ["bad.txt"]
+        """
+    )
+    result = project.run("-q", "good")
+    assert result.returncode == 0, result
+    assert result.stdout == ""
+    assert project.read(".dagmake/logs/good.log") == "chatter\n"
+    result = project.run("-q", "good")
+    assert result.returncode == 0, result
+    assert result.stdout == ""
+    result = project.run("-q", "bad")
+    assert result.returncode == 1, result
+    assert "chatter" not in result.stdout
+    assert "FAILED bad (exit 2" in result.stdout
+    assert "  trouble" in result.stdout
+    assert "dagmake: first failure: bad (exit 2)" in result.stdout
+
+
+def test_verbose_streams_lines_prefixed_by_the_task_name(project):
+    project.pipefile(chatty("left", "right", lines=5) + "\n" + chatty("right", "left", lines=5))
+    result = project.run("-v", "-j2")
+    assert_ran(result, ["left", "right"])
+    lines = result.stdout.splitlines()
+    for name in ("left", "right"):
+        assert [line for line in lines if line.startswith(f"{name}| ")] == [
+            f"{name}| {name} line {i}" for i in range(1, 6)
+        ]
+        # streamed, so not repeated as a block
+        assert f"{name} line 1" not in lines
+        assert project.read(f".dagmake/logs/{name}.log").count("line") == 5
+
+
+def test_a_task_that_prints_nothing_prints_just_its_header(project):
+    project.pipefile('[tasks.silent]\ncmd = "touch s.txt"\noutputs = ["s.txt"]\n')
+    lines = project.run().stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("[1/1] silent ")
+    assert SUMMARY.match(lines[1])
+
+
+def test_a_command_that_is_not_found(project):
+    project.pipefile('[tasks.typo]\ncmd = "no-such-command-dagmake-test --flag"\n')
+    result = project.run()
+    assert result.returncode == 1, result
+    assert "FAILED typo (exit 127" in result.stdout
+    assert "no-such-command-dagmake-test" in project.read(".dagmake/logs/typo.log")

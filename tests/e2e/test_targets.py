@@ -1,0 +1,130 @@
+"""Targets: task names, globs of names, output paths; --force, -B and settings.default."""
+
+from conftest import T0, Project, assert_nothing_ran, assert_ran
+
+PIPEFILE = """\
+[tasks.extract]
+cmd = "cp export.csv raw.csv"
+inputs = ["export.csv"]
+outputs = ["raw.csv"]
+
+[tasks.clean_users]
+cmd = "cp ../raw.csv users.csv"
+inputs = ["raw.csv"]
+outputs = ["clean/users.csv"]
+cwd = "clean"
+
+[tasks.clean_orders]
+cmd = "cp raw.csv orders.csv"
+inputs = ["raw.csv"]
+outputs = ["orders.csv"]
+
+[tasks.report]
+cmd = "cat clean/users.csv orders.csv > report.txt"
+inputs = ["clean/users.csv", "orders.csv"]
+outputs = ["report.txt"]
+
+[tasks.docs]
+cmd = "echo docs > docs.html"
+outputs = ["docs.html"]
+"""
+ALL = ["extract", "clean_users", "clean_orders", "report", "docs"]
+
+
+def pipeline(project: Project, settings: str = "") -> None:
+    project.pipefile(settings + PIPEFILE)
+    project.write("export.csv", "id\n", ns=T0)
+    project.path("clean").mkdir()
+
+
+def test_a_task_name_builds_it_and_its_upstream_only(project):
+    pipeline(project)
+    assert_ran(project.run("clean_orders"), ["extract", "clean_orders"])
+    assert not project.exists("clean/users.csv")
+    assert not project.exists("docs.html")
+    assert_nothing_ran(project.run("clean_orders"))
+    assert_ran(project.run("report"), ["clean_users", "report"])
+
+
+def test_a_glob_of_task_names(project):
+    pipeline(project)
+    assert_ran(project.run("clean_*"), ["extract", "clean_users", "clean_orders"])
+    assert not project.exists("report.txt")
+
+
+def test_an_output_path_names_its_producer(project):
+    pipeline(project)
+    assert_ran(project.run("clean/users.csv"), ["extract", "clean_users"])
+    assert_ran(project.run("./docs.html"), ["docs"])
+
+
+def test_an_output_path_relative_to_a_subdirectory_with_C(project):
+    pipeline(project)
+    assert_ran(project.run("-C", "clean", "users.csv"), ["extract", "clean_users"])
+
+
+def test_several_targets(project):
+    pipeline(project)
+    assert_ran(project.run("docs", "clean_orders"), ["docs", "extract", "clean_orders"])
+
+
+def test_an_unknown_target_is_a_usage_error_with_close_matches(project):
+    pipeline(project)
+    result = project.run("reprot")
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("dagmake: unknown target 'reprot', did you mean 'report'")
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert not project.exists("raw.csv")
+
+
+def test_an_unknown_target_among_known_ones_runs_nothing(project):
+    pipeline(project)
+    result = project.run("docs", "clean_userz")
+    assert result.returncode == 2, result
+    assert "did you mean 'clean_users'" in result.stderr
+    assert not project.exists("docs.html")
+
+
+def test_force_reruns_the_task_and_its_downstream_follows(project):
+    pipeline(project)
+    assert_ran(project.run(), ALL)
+    result = project.run("--force", "clean_orders")
+    assert_ran(result, ["clean_orders", "report"])
+    assert "clean_orders 0" in result.stdout and "forced (--force)" in result.stdout
+    assert_nothing_ran(project.run())
+
+
+def test_force_with_a_glob(project):
+    pipeline(project)
+    assert_ran(project.run(), ALL)
+    assert_ran(project.run("--force", "clean_*"), ["clean_users", "clean_orders", "report"])
+
+
+def test_force_an_unknown_task_is_an_error(project):
+    pipeline(project)
+    result = project.run("--force", "clean_userz")
+    assert result.returncode == 2, result
+    assert "clean_userz" in result.stderr and "did you mean 'clean_users'" in result.stderr
+
+
+def test_force_all_reruns_everything_selected(project):
+    pipeline(project)
+    assert_ran(project.run(), ALL)
+    assert_ran(project.run("-B", "clean_orders"), ["extract", "clean_orders"])
+    assert_ran(project.run("--force-all"), ALL)
+    assert_nothing_ran(project.run())
+
+
+def test_settings_default_is_built_when_no_target_is_given(project):
+    pipeline(project, '[settings]\ndefault = ["clean_orders", "docs"]\n\n')
+    assert_ran(project.run(), ["extract", "clean_orders", "docs"])
+    assert not project.exists("report.txt")
+    assert_nothing_ran(project.run())
+    # a target on the command line replaces the default
+    assert_ran(project.run("report"), ["clean_users", "report"])
+
+
+def test_without_default_every_task_is_built(project):
+    pipeline(project)
+    assert_ran(project.run(), ALL)

@@ -1,0 +1,881 @@
+"""Finding, parsing and validating Pipefile.toml, and its parse cache."""
+
+import marshal
+import os
+import textwrap
+
+import pytest
+
+from dagmake import pipefile
+from dagmake.errors import DagmakeError, GraphError, PipefileError
+from dagmake.task import PythonAction, ShellAction
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    # Errors show the Pipefile relative to the current directory: make that "Pipefile.toml".
+    monkeypatch.chdir(tmp_path)
+
+
+def source(text: str) -> bytes:
+    return textwrap.dedent(text).lstrip("\n").encode()
+
+
+def parse(text: str, overrides=None):
+    """(settings, {name: task}) of a Pipefile text."""
+    settings, tasks = pipefile.parse(
+        source(text), os.path.join(os.getcwd(), "Pipefile.toml"), overrides or {}
+    )
+    return settings, {task.name: task for task in tasks}
+
+
+def task_of(text: str, name: str = "a", overrides=None):
+    return parse(text, overrides)[1][name]
+
+
+def write(text: str) -> str:
+    path = os.path.join(os.getcwd(), "Pipefile.toml")
+    with open(path, "wb") as f:
+        f.write(source(text))
+    return path
+
+
+def load_error(text: str) -> DagmakeError:
+    """The error that loading text raises: parse errors and graph errors alike."""
+    path = write(text)
+    with pytest.raises(DagmakeError) as caught:
+        pipefile.load(path, write_cache=False)
+    return caught.value
+
+
+# --- load errors: each names the file and line, and says what is wrong ------------------
+
+# (id, Pipefile text, line of the error, fragments of the message)
+ERRORS = [
+    (
+        "unknown top-level key",
+        """
+        [settings]
+        jobs = 2
+        [task.a]
+        cmd = "x"
+        """,
+        3,
+        ["unknown key 'task'", "did you mean 'tasks'?"],
+    ),
+    (
+        "unknown settings key",
+        """
+        [settings]
+        shell = "/bin/sh"
+        job = 4
+        [tasks.a]
+        cmd = "x"
+        """,
+        3,
+        ["unknown key 'job'", "did you mean 'jobs'?"],
+    ),
+    (
+        "unknown task key",
+        """
+        [tasks.a]
+        cmd = "x"
+        input = ["a.csv"]
+        """,
+        3,
+        ["task 'a'", "unknown key 'input'", "did you mean 'inputs'?"],
+    ),
+    (
+        "unknown task key in a later task",
+        """
+        [tasks.a]
+        cmd = "x"
+
+        [tasks.b]
+        cmd = "y"
+        outptus = ["b.csv"]
+        """,
+        6,
+        ["task 'b'", "unknown key 'outptus'", "did you mean 'outputs'?"],
+    ),
+    (
+        "both cmd and python",
+        """
+        [tasks.a]
+        cmd = "x"
+        python = "mod:main"
+        """,
+        3,
+        ["task 'a'", "both 'cmd' and 'python'"],
+    ),
+    (
+        "output glob",
+        """
+        [tasks.a]
+        cmd = "x"
+        outputs = ["out/*.csv"]
+        """,
+        3,
+        ["task 'a'", "output 'out/*.csv' is a glob"],
+    ),
+    (
+        "output in the parent directory",
+        """
+        [tasks.a]
+        cmd = "x"
+        outputs = ["../x.csv"]
+        """,
+        3,
+        ["task 'a'", "output '../x.csv' is outside the project"],
+    ),
+    (
+        "output that climbs out after normalising",
+        """
+        [tasks.a]
+        cmd = "x"
+        outputs = ["data/../../x.csv"]
+        """,
+        3,
+        ["output '../x.csv' is outside the project"],
+    ),
+    (
+        "absolute output",
+        """
+        [tasks.a]
+        cmd = "x"
+        outputs = ["/tmp/x.csv"]
+        """,
+        3,
+        ["output '/tmp/x.csv' is outside the project"],
+    ),
+    (
+        "the project directory as an output",
+        """
+        [tasks.a]
+        cmd = "x"
+        outputs = ["./"]
+        """,
+        3,
+        ["project directory itself cannot be an output"],
+    ),
+    (
+        "group with outputs",
+        """
+        [tasks.a]
+        after = []
+        outputs = ["a.csv"]
+        """,
+        3,
+        ["task 'a'", "has outputs but no 'cmd' or 'python'"],
+    ),
+    (
+        "task name with a space",
+        """
+        [tasks.ok]
+        cmd = "x"
+
+        [tasks."bad name"]
+        cmd = "x"
+        """,
+        4,
+        ["task name 'bad name' may only use"],
+    ),
+    (
+        "task name starting with a dash",
+        """
+        [tasks."-x"]
+        cmd = "x"
+        """,
+        1,
+        ["task name '-x'"],
+    ),
+    (
+        "task that is not a table",
+        """
+        [tasks]
+        a = "echo hi"
+        """,
+        2,
+        ["task 'a'", "must be a table, not a string"],
+    ),
+    (
+        "unknown default target",
+        """
+        [settings]
+        default = ["uplaod"]
+
+        [tasks.upload]
+        cmd = "x"
+        """,
+        2,
+        ["default target 'uplaod' is not a task", "did you mean 'upload'?"],
+    ),
+    (
+        "vars in a cycle",
+        """
+        [vars]
+        a = "{{b}}/x"
+        b = "{{c}}"
+        c = "{{a}}"
+
+        [tasks.t]
+        cmd = "x"
+        """,
+        2,
+        ["cycle: a -> b -> c -> a"],
+    ),
+    (
+        "var redefining a built-in",
+        """
+        [vars]
+        inputs = "x"
+
+        [tasks.t]
+        cmd = "x"
+        """,
+        2,
+        ["'inputs' is a built-in placeholder"],
+    ),
+    (
+        "unknown placeholder in cmd",
+        """
+        [vars]
+        raw = "data/raw"
+
+        [tasks.a]
+        help = "h"
+        cmd = "cat {{rwa}}/x"
+        """,
+        6,
+        ["task 'a'", "unknown placeholder '{{rwa}}' in 'cmd'", "did you mean 'raw'?"],
+    ),
+    (
+        "unknown placeholder in inputs",
+        """
+        [tasks.a]
+        cmd = "x"
+        inputs = ["{{nope}}/x.csv"]
+        """,
+        3,
+        ["task 'a'", "unknown placeholder '{{nope}}' in 'inputs'"],
+    ),
+    (
+        "unknown placeholder in env",
+        """
+        [tasks.a]
+        cmd = "x"
+        env = { A = "{{nope}}" }
+        """,
+        3,
+        ["task 'a'", "unknown placeholder '{{nope}}' in 'env.A'"],
+    ),
+    (
+        "unknown placeholder in a var",
+        """
+        [vars]
+        raw = "data"
+        clean = "{{nope}}/clean"
+
+        [tasks.a]
+        cmd = "x"
+        """,
+        3,
+        ["unknown placeholder '{{nope}}' in 'vars.clean'"],
+    ),
+    (
+        "unclosed placeholder",
+        """
+        [tasks.a]
+        cmd = "echo {{task"
+        """,
+        2,
+        ["task 'a'", "unclosed placeholder"],
+    ),
+    (
+        "python not module:function",
+        """
+        [tasks.a]
+        python = "pipeline.join"
+        """,
+        2,
+        ["task 'a'", "'python' must look like \"package.module:function\""],
+    ),
+    # graph errors, found after parsing, still point into the Pipefile
+    (
+        "two tasks declare one output",
+        """
+        [tasks.a]
+        cmd = "x"
+        outputs = ["out.csv"]
+
+        [tasks.b]
+        cmd = "y"
+        outputs = ["out.csv"]
+        """,
+        7,
+        ["output 'out.csv' is declared by both 'a' and 'b'"],
+    ),
+    (
+        "after names an unknown task",
+        """
+        [tasks.extract]
+        cmd = "x"
+
+        [tasks.load]
+        cmd = "y"
+        after = ["extarct"]
+        """,
+        6,
+        ["task 'load'", "unknown task 'extarct'", "did you mean 'extract'?"],
+    ),
+    (
+        "cycle",
+        """
+        [tasks.a]
+        cmd = "x"
+        inputs = ["c.csv"]
+        outputs = ["a.csv"]
+
+        [tasks.b]
+        cmd = "x"
+        inputs = ["a.csv"]
+        outputs = ["b.csv"]
+
+        [tasks.c]
+        cmd = "x"
+        inputs = ["b.csv"]
+        outputs = ["c.csv"]
+        """,
+        1,
+        ["dependency cycle: a -> b -> c -> a"],
+    ),
+    (
+        "input glob matching the task's own output",
+        """
+        [tasks.a]
+        cmd = "x"
+        inputs = ["data/*.csv"]
+        outputs = ["data/out.csv"]
+        """,
+        3,
+        ["task 'a'", "input 'data/*.csv' matches its own output"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragments"),
+    [case[1:] for case in ERRORS],
+    ids=[case[0] for case in ERRORS],
+)
+def test_load_error_names_file_line_and_problem(text, line, fragments):
+    error = load_error(text)
+    message = str(error)
+    assert message.startswith(f"Pipefile.toml:{line}: "), message
+    for fragment in fragments:
+        assert fragment in message, message
+    assert "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ('[tasks.a]\ncmd = "unterminated\n', 2, 20),
+        ('[tasks.a]\ncmd = "x"\ninputs = ["a",, "b"]\n', 3, 15),
+        ('[tasks.a]\ncmd = "x"\n[tasks.a]\ncmd = "y"\n', 3, 9),
+    ],
+)
+def test_toml_syntax_error_names_file_line_and_column(text, line, column):
+    error = load_error(text)
+    assert isinstance(error, PipefileError)
+    assert str(error).startswith(f"Pipefile.toml:{line}:{column}: invalid TOML: ")
+    assert (error.line, error.column) == (line, column)
+
+
+def test_file_that_is_not_utf8_is_an_error():
+    path = os.path.join(os.getcwd(), "Pipefile.toml")
+    with open(path, "wb") as f:
+        f.write(b'[tasks.a]\ncmd = "\xff"\n')
+    with pytest.raises(PipefileError, match="not valid UTF-8"):
+        pipefile.load(path, write_cache=False)
+
+
+@pytest.mark.parametrize("text", ["", "[settings]\njobs = 2\n", "[tasks]\n"])
+def test_no_tasks_is_an_error(text):
+    error = load_error(text)
+    assert str(error).startswith("Pipefile.toml: no tasks defined")
+    assert "hint: add a task" in str(error)
+
+
+def test_tasks_that_is_not_a_table_is_an_error():
+    assert "'tasks' must be a table" in str(load_error('tasks = "a"\n'))
+
+
+# (key = value in [tasks.a], fragments of the message); the error is always on line 3
+WRONG_TYPES = [
+    ("help = 3", ["'help' must be a string, not an integer"]),
+    ("cmd = 3", ["'cmd' must be a string or a non-empty list of strings, not an integer"]),
+    ('cmd = ["echo a", 2]', ["'cmd' must be a string or a non-empty list of strings"]),
+    ("cmd = []", ["'cmd' must be a string or a non-empty list of strings"]),
+    ("python = 3", ["'python' must be a string \"module:function\""]),
+    ('inputs = "a.csv"', ["'inputs' must be a list of non-empty strings", 'inputs = ["a.csv"]']),
+    ('inputs = ["a.csv", 1]', ["'inputs' must be a list of non-empty strings"]),
+    ('inputs = [""]', ["'inputs' must be a list of non-empty strings"]),
+    ('outputs = "o.csv"', ["'outputs' must be a list of non-empty strings", 'outputs = ["o.csv"]']),
+    ('after = "b"', ["'after' must be a list of non-empty strings", 'after = ["b"]']),
+    ('env = "A=1"', ["'env' must be a table of strings, not a string"]),
+    ("env = { A = true }", ["'env.A' must be a string, not a boolean"]),
+    ("env = { A = [1] }", ["'env.A' must be a string, not a list"]),
+    ("env = { A = { B = 'x' } }", ["'env.A' must be a string, not a table"]),
+    ("cwd = 1", ["'cwd' must be a string (a directory), not an integer"]),
+    ("retries = true", ["'retries' must be a whole number, not a boolean"]),
+    ("retries = 1.5", ["'retries' must be a whole number, not a number"]),
+    ('retries = "2"', ["'retries' must be a whole number, not a string"]),
+    ("retries = -1", ["'retries' must be 0 or more"]),
+    ('retry_delay = "1"', ["'retry_delay' must be a number of seconds, not a string"]),
+    ("retry_delay = false", ["'retry_delay' must be a number of seconds, not a boolean"]),
+    ("retry_delay = -0.5", ["'retry_delay' must be 0 or more"]),
+    ('timeout = "600"', ["'timeout' must be a number of seconds, not a string"]),
+    ("timeout = true", ["'timeout' must be a number of seconds, not a boolean"]),
+    ("timeout = 0", ["'timeout' must be more than 0 seconds"]),
+    ("timeout = -5", ["'timeout' must be more than 0 seconds"]),
+    ('always = "yes"', ["'always' must be true or false, not a string"]),
+    ("always = 1", ["'always' must be true or false, not an integer"]),
+    ('resources = { cpu = "2" }', ["'resources' must be a table of numbers"]),
+    ("resources = { cpu = -1 }", ["'resources' must be a table of numbers"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "fragments"), WRONG_TYPES, ids=[line for line, _ in WRONG_TYPES]
+)
+def test_wrong_type_names_task_key_and_expected_type(line, fragments):
+    # the tested key on line 3, after a line that is valid on its own
+    valid = "help = 'h'" if line.startswith(("cmd", "python")) else "cmd = 'x'"
+    error = load_error(f"[tasks.a]\n{valid}\n{line}\n")
+    message = str(error)
+    assert message.startswith("Pipefile.toml:3: task 'a': "), message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+SETTINGS_ERRORS = [
+    ("jobs = 0", "'jobs' must be a whole number of at least 1, not 0"),
+    ('jobs = "4"', "'jobs' must be a whole number of at least 1, not '4'"),
+    ("jobs = true", "'jobs' must be a whole number of at least 1, not True"),
+    ("shell = 1", "'shell' must be a string (a path to a shell), not an integer"),
+    ('default = "a"', "'default' must be a list of non-empty strings"),
+]
+
+
+@pytest.mark.parametrize(("line", "fragment"), SETTINGS_ERRORS)
+def test_wrong_type_in_settings(line, fragment):
+    message = str(load_error(f"[settings]\n{line}\n\n[tasks.a]\ncmd = 'x'\n"))
+    assert message.startswith("Pipefile.toml:2: "), message
+    assert fragment in message
+
+
+@pytest.mark.parametrize(
+    "value", ["pipeline.join", "pipeline:", ":main", "pipe line:main", "a:b:c", "1mod:main"]
+)
+def test_python_must_be_module_colon_function(value):
+    message = str(load_error(f'[tasks.a]\npython = "{value}"\n'))
+    assert "must look like \"package.module:function\"" in message
+    assert repr(value) in message
+
+
+@pytest.mark.parametrize("value", ["pipeline.join:main", "mod:main", "a.b.c:Klass.method"])
+def test_python_action(value):
+    task = task_of(f'[tasks.a]\npython = "{value}"\n')
+    assert task.action == PythonAction(value)
+
+
+def test_unknown_key_hint_lists_the_allowed_keys():
+    message = str(load_error('[tasks.a]\ncmd = "x"\nzzz = 1\n'))
+    assert "did you mean" not in message
+    assert "hint: keys allowed in task 'a': help, cmd, python, inputs" in message
+
+
+# --- what a valid Pipefile becomes -------------------------------------------------------
+
+
+def test_a_full_task():
+    settings, tasks = parse(
+        """
+        [settings]
+        jobs = 3
+        shell = "/bin/bash"
+        default = ["b"]
+
+        [vars]
+        raw = "data/raw"
+
+        [env]
+        GLOBAL = "1"
+        SHARED = "global"
+
+        [tasks.a]
+        help = "first"
+        cmd = ["mkdir -p {{raw}}", "echo {{task}} > {{outputs}}"]
+        inputs = ["./scripts//a.py"]
+        outputs = ["{{raw}}/a.csv"]
+        env = { SHARED = "task", OUT = "{{outputs}}" }
+        retries = 2
+        retry_delay = 0
+        timeout = 30
+        always = true
+
+        [tasks.b]
+        after = ["a"]
+        """
+    )
+    assert (settings.jobs, settings.shell, settings.default) == (3, "/bin/bash", ("b",))
+    a = tasks["a"]
+    assert a.action == ShellAction(("mkdir -p data/raw", "echo a > data/raw/a.csv"), "/bin/bash")
+    assert a.inputs == ("scripts/a.py",)
+    assert a.outputs == ("data/raw/a.csv",)
+    assert dict(a.env) == {"GLOBAL": "1", "SHARED": "task", "OUT": "data/raw/a.csv"}
+    assert (a.retries, a.retry_delay, a.timeout, a.always, a.help) == (2, 0.0, 30.0, True, "first")
+    assert a.cwd == "."
+    b = tasks["b"]
+    assert b.is_group
+    assert b.after == ("a",)
+
+
+def test_defaults():
+    settings, tasks = parse('[tasks.a]\ncmd = "x"\n')
+    assert (settings.jobs, settings.shell, settings.default) == (None, "/bin/sh", ())
+    a = tasks["a"]
+    assert (a.inputs, a.outputs, a.after, a.env, a.cwd) == ((), (), (), (), ".")
+    assert (a.retries, a.retry_delay, a.timeout, a.always, a.help) == (0, 1.0, None, False, "")
+
+
+def test_tasks_keep_file_order():
+    _, tasks = parse('[tasks.z]\ncmd = "x"\n[tasks.a]\ncmd = "x"\n[tasks.m]\ncmd = "x"\n')
+    assert list(tasks) == ["z", "a", "m"]
+
+
+def test_numbers_in_env_become_strings():
+    task = task_of('[env]\nPYTHONUNBUFFERED = 1\n[tasks.a]\ncmd = "x"\nenv = { RATIO = 0.5 }\n')
+    assert dict(task.env) == {"PYTHONUNBUFFERED": "1", "RATIO": "0.5"}
+
+
+def test_task_placeholder():
+    assert task_of('[tasks.a]\ncmd = "echo {{task}} > logs/{{task}}.txt"\n').action.commands == (
+        "echo a > logs/a.txt",
+    )
+
+
+def test_inputs_and_outputs_are_shell_quoted_in_cmd():
+    task = task_of(
+        """
+        [tasks.a]
+        cmd = "cat {{inputs}} > {{outputs}}"
+        inputs = ["data/my file.csv", "b.csv", "it's.csv"]
+        outputs = ["out dir/all.csv"]
+        """
+    )
+    assert task.action.commands == (
+        "cat 'data/my file.csv' b.csv 'it'\"'\"'s.csv' > 'out dir/all.csv'",
+    )
+    # the paths themselves stay unquoted
+    assert task.inputs == ("data/my file.csv", "b.csv", "it's.csv")
+
+
+def test_inputs_and_outputs_in_cmd_are_relative_to_cwd():
+    task = task_of(
+        """
+        [tasks.a]
+        cmd = "python ../scripts/x.py {{inputs}} {{outputs}}"
+        cwd = "data"
+        inputs = ["data/raw/a.csv", "scripts/x.py"]
+        outputs = ["data/clean/a.csv"]
+        """
+    )
+    assert task.action.commands == ("python ../scripts/x.py raw/a.csv ../scripts/x.py clean/a.csv",)
+    # the task's own paths stay relative to the project root
+    assert task.inputs == ("data/raw/a.csv", "scripts/x.py")
+    assert task.cwd == "data"
+
+
+def test_vars_can_refer_to_vars_and_to_builtins():
+    task = task_of(
+        """
+        [vars]
+        root = "data"
+        raw = "{{root}}/raw"
+        log = "logs/{{task}}.log"
+
+        [tasks.a]
+        cmd = "run > {{log}}"
+        outputs = ["{{raw}}/a.csv"]
+        """
+    )
+    assert task.outputs == ("data/raw/a.csv",)
+    assert task.action.commands == ("run > logs/a.log",)
+
+
+def test_var_override_changes_command_and_fingerprint():
+    text = """
+        [vars]
+        raw = "data/raw"
+
+        [tasks.a]
+        cmd = "extract --to {{raw}}"
+        """
+    before = task_of(text)
+    after = task_of(text, overrides={"raw": "/mnt/raw"})
+    assert before.action.commands == ("extract --to data/raw",)
+    assert after.action.commands == ("extract --to /mnt/raw",)
+    assert before.fingerprint != after.fingerprint
+
+
+def test_override_of_a_var_used_by_other_vars():
+    text = '[vars]\nroot = "data"\nraw = "{{root}}/raw"\n[tasks.a]\ncmd = "ls {{raw}}"\n'
+    assert task_of(text, overrides={"root": "big"}).action.commands == ("ls big/raw",)
+
+
+BASE = {
+    "cmd": '"run"',
+    "inputs": '["in.csv"]',
+    "outputs": '["out.csv"]',
+    "env": '{ A = "1" }',
+    "cwd": '"."',
+    "help": '"h"',
+    "retries": "0",
+    "retry_delay": "1",
+    "timeout": "10",
+    "after": '["b"]',
+}
+
+
+def fingerprint_with(**changes) -> str:
+    keys = {**BASE, **changes}
+    body = "\n".join(f"{key} = {value}" for key, value in keys.items())
+    return task_of(f'[tasks.a]\n{body}\n[tasks.b]\ncmd = "x"\n[tasks.c]\ncmd = "y"\n').fingerprint
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("cmd", '"run --fast"'),
+        ("cmd", '["run"]'),  # same text as a list: still the same command
+        ("inputs", '["in.csv", "more.csv"]'),
+        ("outputs", '["other.csv"]'),
+        ("env", '{ A = "2" }'),
+        ("cwd", '"sub"'),
+    ],
+)
+def test_definition_change_changes_fingerprint(key, value):
+    if key == "cmd" and value == '["run"]':
+        assert fingerprint_with(cmd=value) == fingerprint_with()
+        return
+    assert fingerprint_with(**{key: value}) != fingerprint_with()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("help", '"other help"'), ("retries", "3"), ("retry_delay", "5"), ("timeout", "999"),
+     ("after", '["c"]')],
+)
+def test_other_keys_leave_fingerprint_alone(key, value):
+    assert fingerprint_with(**{key: value}) == fingerprint_with()
+
+
+def test_shell_change_changes_fingerprint():
+    text = '[tasks.a]\ncmd = "run"\n'
+    assert task_of(text).fingerprint != task_of('[settings]\nshell = "/bin/bash"\n' + text).fingerprint
+
+
+def test_python_target_change_changes_fingerprint():
+    assert (
+        task_of('[tasks.a]\npython = "m:f"\n').fingerprint
+        != task_of('[tasks.a]\npython = "m:g"\n').fingerprint
+    )
+
+
+# --- find() -------------------------------------------------------------------------------
+
+
+def test_find_returns_nearest_pipefile_upward(tmp_path):
+    (tmp_path / "Pipefile.toml").write_text("")
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    assert pipefile.find(str(deep)) == str(tmp_path / "Pipefile.toml")
+    (tmp_path / "a" / "Pipefile.toml").write_text("")
+    assert pipefile.find(str(deep)) == str(tmp_path / "a" / "Pipefile.toml")
+    assert pipefile.find(str(tmp_path)) == str(tmp_path / "Pipefile.toml")
+
+
+def test_find_defaults_to_the_current_directory(tmp_path):
+    (tmp_path / "Pipefile.toml").write_text("")
+    assert pipefile.find() == str(tmp_path / "Pipefile.toml")
+
+
+def test_find_ignores_a_directory_named_like_the_pipefile(tmp_path):
+    (tmp_path / "Pipefile.toml").write_text("")
+    (tmp_path / "sub" / "Pipefile.toml").mkdir(parents=True)
+    assert pipefile.find(str(tmp_path / "sub")) == str(tmp_path / "Pipefile.toml")
+
+
+def test_find_without_pipefile_is_an_error(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    if any((parent / "Pipefile.toml").is_file() for parent in empty.parents):
+        pytest.skip("a parent of the temporary directory has a Pipefile.toml")
+    with pytest.raises(PipefileError) as caught:
+        pipefile.find(str(empty))
+    assert f"no Pipefile.toml in {empty} or any parent directory" in str(caught.value)
+    assert "-f PATH" in str(caught.value)
+
+
+def test_load_accepts_a_directory(tmp_path):
+    write('[tasks.a]\ncmd = "x"\n')
+    (tmp_path / "sub").mkdir()
+    project = pipefile.load(str(tmp_path / "sub"), write_cache=False)
+    assert project.root == str(tmp_path)
+    assert list(project.graph.tasks) == ["a"]
+
+
+def test_load_of_a_missing_file_is_an_error(tmp_path):
+    with pytest.raises(PipefileError, match="does not exist"):
+        pipefile.load(str(tmp_path / "nope.toml"))
+
+
+# --- the parse cache -----------------------------------------------------------------------
+
+PIPEFILE = """
+[vars]
+raw = "data/raw"
+
+[tasks.extract]
+cmd = "extract > {{outputs}}"
+outputs = ["{{raw}}/users.csv"]
+
+[tasks.clean]
+cmd = "clean {{inputs}} > {{outputs}}"
+inputs = ["{{raw}}/users.csv"]
+outputs = ["data/clean.csv"]
+"""
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """Counts real parses; a load served by the cache does not parse."""
+    calls = []
+    real = pipefile.parse
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipefile, "parse", counting)
+    return calls
+
+
+def cache_path(tmp_path):
+    return tmp_path / ".dagmake" / "pipefile.cache"
+
+
+def same_project(a, b) -> bool:
+    return (
+        a.tasks == b.tasks
+        and a.graph.order == b.graph.order
+        and a.graph.upstream == b.graph.upstream
+        and a.settings.to_data() == b.settings.to_data()
+    )
+
+
+def test_second_load_comes_from_the_cache(tmp_path, parses):
+    path = write(PIPEFILE)
+    first = pipefile.load(path)
+    assert cache_path(tmp_path).is_file()
+    assert (tmp_path / ".dagmake" / ".gitignore").read_text() == "*\n"
+    second = pipefile.load(path)
+    assert len(parses) == 1
+    assert same_project(first, second)
+    assert second.graph.upstream["clean"] == ("extract",)
+
+
+def test_pipefile_rewritten_with_same_size_and_mtime_is_parsed_again(tmp_path, parses):
+    path = write(PIPEFILE)
+    pipefile.load(path)
+    before = os.stat(path)
+    changed = PIPEFILE.replace('"extract > ', '"EXTRACT > ')
+    assert len(changed) == len(PIPEFILE)
+    write(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(path).st_size == before.st_size
+    project = pipefile.load(path)
+    assert len(parses) == 2
+    assert project.graph.tasks["extract"].action.commands == ("EXTRACT > data/raw/users.csv",)
+
+
+def test_cache_honours_overrides(tmp_path, parses):
+    path = write(PIPEFILE)
+    pipefile.load(path)
+    project = pipefile.load(path, overrides={"raw": "elsewhere"})
+    assert project.graph.tasks["extract"].outputs == ("elsewhere/users.csv",)
+    assert project.overrides == (("raw", "elsewhere"),)
+    again = pipefile.load(path)
+    assert again.graph.tasks["extract"].outputs == ("data/raw/users.csv",)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"garbage\x00\xff", marshal.dumps("a string"), marshal.dumps((1, 2))],
+    ids=["empty", "garbage", "wrong shape", "short tuple"],
+)
+def test_corrupt_cache_is_ignored(tmp_path, parses, content):
+    path = write(PIPEFILE)
+    expected = pipefile.load(path)
+    cache_path(tmp_path).write_bytes(content)
+    project = pipefile.load(path)
+    assert len(parses) == 2
+    assert same_project(project, expected)
+    # and it is replaced by a good one
+    pipefile.load(path)
+    assert len(parses) == 2
+
+
+def test_cache_with_right_key_but_broken_payload_is_ignored(tmp_path, parses):
+    path = write(PIPEFILE)
+    expected = pipefile.load(path)
+    key, text, _payload = marshal.loads(cache_path(tmp_path).read_bytes())
+    cache_path(tmp_path).write_bytes(marshal.dumps((key, text, ("broken",))))
+    assert same_project(pipefile.load(path), expected)
+    assert len(parses) == 2
+
+
+def test_cache_of_another_format_or_version_is_ignored(tmp_path, parses, monkeypatch):
+    path = write(PIPEFILE)
+    pipefile.load(path)
+    monkeypatch.setattr(pipefile, "CACHE_FORMAT", pipefile.CACHE_FORMAT + 1)
+    pipefile.load(path)
+    assert len(parses) == 2
+    monkeypatch.setattr(pipefile, "_version", lambda: "0.0.0-other")
+    pipefile.load(path)
+    assert len(parses) == 3
+    pipefile.load(path)
+    assert len(parses) == 3
+
+
+def test_load_without_write_cache_creates_no_state_dir(tmp_path, parses):
+    path = write(PIPEFILE)
+    pipefile.load(path, write_cache=False)
+    pipefile.load(path, write_cache=False)
+    assert not (tmp_path / ".dagmake").exists()
+    assert len(parses) == 2
+
+
+def test_invalid_pipefile_is_not_served_from_an_old_cache(tmp_path):
+    path = write(PIPEFILE)
+    pipefile.load(path)
+    write(PIPEFILE + '\n[tasks.bad]\ncmd = "x"\ninput = []\n')
+    with pytest.raises(PipefileError, match="unknown key 'input'"):
+        pipefile.load(path)
+
+
+def test_graph_error_on_load_is_a_graph_error():
+    error = load_error('[tasks.a]\ncmd = "x"\nafter = ["b"]\n')
+    assert isinstance(error, GraphError)

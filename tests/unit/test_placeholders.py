@@ -1,0 +1,114 @@
+"""{{name}} expansion, shell quoting, and NAME=value overrides."""
+
+import shlex
+import subprocess
+
+import pytest
+
+from dagmake.errors import PipefileError
+from dagmake.placeholders import expand, names_in, parse_override, quote, quote_all
+
+
+def fill(text, values):
+    return expand(text, values, task="t", field="cmd", file="Pipefile.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "expected"),
+    [
+        ("no placeholders", {}, "no placeholders"),
+        ("{{raw}}/users.csv", {"raw": "data/raw"}, "data/raw/users.csv"),
+        ("{{ raw }}/x", {"raw": "data"}, "data/x"),
+        ("{{a}}{{b}}", {"a": "1", "b": "2"}, "12"),
+        ("echo {{task}} > {{outputs}}", {"task": "t", "outputs": "o.txt"}, "echo t > o.txt"),
+        ("{{a}} and {{a}}", {"a": "x"}, "x and x"),
+        ("a single { brace }", {}, "a single { brace }"),
+    ],
+)
+def test_expand_replaces_every_placeholder(text, values, expected):
+    assert fill(text, values) == expected
+
+
+def test_expand_does_not_expand_the_values_it_inserts():
+    assert fill("{{a}}", {"a": "{{b}}", "b": "no"}) == "{{b}}"
+
+
+def test_unknown_placeholder_names_task_field_and_a_close_match():
+    with pytest.raises(PipefileError) as caught:
+        expand("cp {{inptus}} x", {"inputs": "a"}, task="copy", field="cmd", file="Pipefile.toml")
+    message = str(caught.value)
+    assert "task 'copy'" in message
+    assert "'cmd'" in message
+    assert "{{inptus}}" in message
+    assert "did you mean 'inputs'?" in message
+    assert caught.value.task == "copy"
+    assert caught.value.key == "cmd"
+    assert message.startswith("Pipefile.toml: ")
+
+
+def test_unknown_placeholder_without_close_match_lists_the_known_ones():
+    with pytest.raises(PipefileError) as caught:
+        fill("{{zzz}}", {"raw": "r"})
+    assert "did you mean" not in str(caught.value)
+    assert "known here: raw" in str(caught.value)
+
+
+def test_unclosed_placeholder_is_an_error():
+    with pytest.raises(PipefileError, match="unclosed placeholder") as caught:
+        fill("echo {{raw", {"raw": "r"})
+    assert caught.value.task == "t"
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("data/raw/users.csv", "data/raw/users.csv"),
+        ("a-b_c.d@e%f+g=h:i,j", "a-b_c.d@e%f+g=h:i,j"),
+        ("with space.csv", "'with space.csv'"),
+        ("it's", "'it'\"'\"'s'"),
+        ('say "hi"', "'say \"hi\"'"),
+        ("", "''"),
+        ("$HOME", "'$HOME'"),
+        ("a*b", "'a*b'"),
+        ("données.csv", "'données.csv'"),
+    ],
+)
+def test_quote(word, expected):
+    assert quote(word) == expected
+    assert shlex.split(quote(word)) == [word]
+
+
+@pytest.mark.parametrize("word", ["with space", "it's", 'q"uote', "", "données été.csv", "a;b|c"])
+def test_quoted_word_reaches_a_real_shell_unchanged(word):
+    printed = subprocess.run(
+        ["/bin/sh", "-c", f"printf %s {quote(word)}"], capture_output=True, check=True
+    ).stdout
+    assert printed.decode() == word
+
+
+def test_quote_all_joins_quoted_words_with_spaces():
+    assert quote_all(["a.csv", "b c.csv", ""]) == "a.csv 'b c.csv' ''"
+    assert quote_all([]) == ""
+
+
+def test_names_in_lists_placeholder_names_in_order():
+    assert names_in("{{a}}/{{ b }}/{{a}}/{{unclosed") == ["a", "b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("RAW=data/raw", ("RAW", "data/raw")),
+        ("raw=", ("raw", "")),
+        ("_x1=a=b", ("_x1", "a=b")),
+        ("NAME=with space", ("NAME", "with space")),
+        ("clean_users", None),
+        ("data/out.csv", None),
+        ("=value", None),
+        ("1X=value", None),
+        ("A-B=value", None),
+        ("dir/A=value", None),
+    ],
+)
+def test_parse_override(word, expected):
+    assert parse_override(word) == expected
