@@ -17,21 +17,28 @@ class FakeRunner:
 
     Args:
         script: task name -> outcomes of its attempts in order: an exit code (0 succeeds),
-            "timeout", or "interrupted". A task without a script, or past the end of its
-            script, succeeds.
+            "timeout", "interrupted", or an exception to raise (a runner bug). A task
+            without a script, or past the end of its script, succeeds.
         gates: task name -> threading.Event; an attempt of that task waits for its event
-            (up to GATE_DEADLINE) before it ends, so a test can hold a task "running".
-        hold_until: every attempt waits until this many attempts run at once (or the
-            deadline passes), which makes the executor's concurrency limit observable.
+            (up to GATE_DEADLINE) before it ends, so a test can hold a task "running";
+            terminate_all() and kill_all() open every gate and the held attempts end
+            interrupted.
+        hold_until: every attempt waits until this many attempts run at once, or until
+            `total` attempts have started (the tail of a run), or the deadline passes.
+            This makes the executor's concurrency limit observable without sleeping.
+        total: how many attempts the test expects in all (for hold_until).
 
     It records `events` ("start"/"end", name) in order, the `attempts` per task, and
     `max_running`, the most attempts observed running at once.
     """
 
-    def __init__(self, script=None, *, gates=None, hold_until: int | None = None) -> None:
+    def __init__(
+        self, script=None, *, gates=None, hold_until: int | None = None, total: int = 0
+    ) -> None:
         self.script = {name: list(outcomes) for name, outcomes in (script or {}).items()}
         self.gates = gates or {}
         self.hold_until = hold_until
+        self.total = total
         self.events: list[tuple[str, str]] = []
         self.attempts: dict[str, list[int]] = {}
         self.running: set[str] = set()
@@ -52,11 +59,16 @@ class FakeRunner:
             outcome = outcomes.pop(0) if outcomes else 0
             if self.hold_until is not None:
                 self._condition.wait_for(
-                    lambda: len(self.running) >= self.hold_until, timeout=GATE_DEADLINE
+                    lambda: len(self.running) >= self.hold_until
+                    or len(self.started()) >= self.total,
+                    timeout=GATE_DEADLINE,
                 )
         gate = self.gates.get(task.name)
-        if gate is not None and not gate.wait(GATE_DEADLINE):
-            outcome = "gate-deadline"
+        if gate is not None:
+            if not gate.wait(GATE_DEADLINE):
+                outcome = "gate-deadline"
+            elif self.terminated:
+                outcome = "interrupted"  # held until terminate_all(): like a child killed by TERM
         with open(log_path, "w" if number == 1 else "a") as log:
             log.write(f"{task.name} attempt {number}: {outcome}\n")
         if on_line is not None:
@@ -66,6 +78,8 @@ class FakeRunner:
             self.events.append(("end", task.name))
             self._condition.notify_all()
         started = time.time()
+        if isinstance(outcome, BaseException):
+            raise outcome
         if outcome == "timeout":
             return Attempt(number, -9, started, 0.0, timed_out=True)
         if outcome == "interrupted":

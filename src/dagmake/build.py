@@ -57,6 +57,14 @@ def snapshot(project, names, seen: dict | None = None) -> tuple[dict, dict]:
     return inputs, outputs
 
 
+def _snapshot_one(project, task) -> tuple[dict, dict]:
+    """snapshot() of one task, fresh from the disk: (inputs, outputs) as name -> {path: stamp}."""
+    inputs: dict[str, dict] = {}
+    outputs: dict[str, dict] = {}
+    _snapshot_task(project, task, {}, None, project.graph.producers, inputs, outputs)
+    return inputs, outputs
+
+
 def _snapshot_task(project, task, seen, root_fd, producers, inputs, outputs) -> None:
     root = project.root
     name = task.name
@@ -145,6 +153,8 @@ def build(
     runner=None,
     warn=None,
     lock: bool = True,
+    hooks: bool = True,
+    latency_wait: float = 0.0,
 ) -> BuildSummary:
     """Build targets (default: settings.default, else every task); return the summary.
 
@@ -159,6 +169,12 @@ def build(
         wait: wait for another dagmake on the project instead of failing.
         runner: what runs an attempt (default: ProcessRunner).
         warn: called with a warning sentence (unreadable state, waiting for the lock).
+        hooks: run settings.on_success / on_failure after the build (and after the lock
+            is released, so a hook may run dagmake itself).
+        latency_wait: seconds to keep looking for an output missing after a success
+            (a shared filesystem may show a remote worker's file late).
+
+    Raises ExecutorError, after RunFinished, when the runner's engine was lost mid-build.
     """
     reporter = reporter or Reporter()
     warn = warn or (lambda message: None)
@@ -185,41 +201,68 @@ def build(
         )
         up_to_date = tuple(n for n in the_plan.up_to_date if not project.graph.tasks[n].is_group)
         work = the_plan.work
-        jobs = jobs or project.settings.jobs or os.cpu_count() or 1
+        if work and hasattr(runner, "open"):
+            runner.open()  # connect to a cluster only when there is work for it
+        jobs = (
+            jobs
+            or project.settings.jobs
+            or getattr(runner, "default_jobs", None)
+            or os.cpu_count()
+            or 1
+        )
         reporter.handle(RunStarted(work, up_to_date, jobs, started_wall))
         if not work:
-            if lock and not force and not force_all and not _uses_globs(project, the_plan):
+            # (not with an on_success hook: the fast no-op path would skip it)
+            if (
+                lock
+                and not force
+                and not force_all
+                and not project.settings.on_success
+                and not _uses_globs(project, the_plan)
+            ):
                 from . import noop
 
                 noop.save(project, targets, seen, len(up_to_date))
             summary = BuildSummary((), up_to_date, (), (), time.monotonic() - started)
             reporter.handle(RunFinished(summary))
-            return summary
-        recorder = _Recorder(project, store, records, reporter, started_wall)
-        try:
-            outcomes, skipped, not_run, interrupted = _execute(
-                project, the_plan, recorder, jobs, keep_going, retries, stream, runner
-            )
-            summary = BuildSummary(
-                outcomes, up_to_date, skipped, not_run, time.monotonic() - started, interrupted
-            )
-            recorder.finish(summary)
-        finally:
-            recorder.close()
-        reporter.handle(RunFinished(summary))
-        return summary
+        else:
+            recorder = _Recorder(project, store, records, reporter, started_wall, latency_wait)
+            try:
+                outcomes, skipped, not_run, interrupted, aborted = _execute(
+                    project, the_plan, recorder, jobs, keep_going, retries, stream, runner, warn
+                )
+                summary = BuildSummary(
+                    outcomes, up_to_date, skipped, not_run, time.monotonic() - started, interrupted
+                )
+                recorder.finish(summary)
+            finally:
+                recorder.close()
+            reporter.handle(RunFinished(summary))
+            if aborted is not None:
+                raise aborted
     finally:
         if project_lock is not None:
             project_lock.release()
+    if hooks:
+        from .hooks import run_hook
+
+        run_hook(project, summary, warn=warn)
+    return summary
 
 
-def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, runner):
+def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, runner, warn):
     from .executor import Executor
 
     if runner is None:
         from .runner import ProcessRunner
 
         runner = ProcessRunner(project.root)
+    cost = None
+    if not getattr(runner, "honours_resources", False):
+        cost, ignored = _local_resources(the_plan)
+        if ignored:
+            names = ", ".join(f"'{name}'" for name in ignored)
+            warn(f"the local executor ignores resources {names} (only 'cpu' takes -j slots)")
     logs = os.path.join(project.state_dir, "logs")
     os.makedirs(logs, exist_ok=True)
     executor = Executor(
@@ -233,9 +276,24 @@ def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, run
         priority=critical_path_priority(the_plan, recorder.records),
         retries=retries,
         stream=stream,
+        cost=cost,
     )
     with _sigterm_as_interrupt():
-        return executor.run(the_plan)
+        return (*executor.run(the_plan), executor.aborted)
+
+
+def _local_resources(the_plan):
+    """Slots per task from its `cpu` resource (rounded up), and the resource names ignored."""
+    import math
+
+    ignored = sorted(
+        {name for step in the_plan.work for name, _ in step.task.resources if name != "cpu"}
+    )
+
+    def cost(task) -> int:
+        return max(1, math.ceil(dict(task.resources).get("cpu", 1)))
+
+    return cost, ignored
 
 
 class _sigterm_as_interrupt:
@@ -285,10 +343,13 @@ def critical_path_priority(the_plan, records) -> dict[str, float]:
 class _Recorder(Reporter):
     """Between the executor and the reporters: restats at start, checks outputs, writes state."""
 
-    def __init__(self, project, store: StateStore, records, reporter, run_started) -> None:
+    def __init__(
+        self, project, store: StateStore, records, reporter, run_started, latency_wait=0.0
+    ) -> None:
         from .state import History
 
         self.project = project
+        self.latency_wait = latency_wait
         self.store = store
         self.records = records
         self.reporter = reporter
@@ -299,11 +360,18 @@ class _Recorder(Reporter):
         self.history.open()
         self.run_id = f"{run_started:.6f}"
         self.run_started = run_started
+        self.root_real = os.path.realpath(project.root)
+        self.real_directories: dict[str, str] = {}
 
     def prepare(self, step):
-        """Restat the step's files as it becomes ready; skip it if its upstream changed nothing."""
+        """Restat the step's files as it becomes ready; skip it if its upstream changed nothing.
+
+        Raises StepRefused when an output's directory resolves outside the project through
+        a symlink: the task would write there, so it fails before it runs.
+        """
         task = step.task
-        inputs, outputs = snapshot(self.project, {task.name})
+        self._refuse_escaping_outputs(task)
+        inputs, outputs = _snapshot_one(self.project, task)
         reason = step.reason
         if reason.kind == UPSTREAM_RUNS:
             reason = judge(
@@ -326,15 +394,40 @@ class _Recorder(Reporter):
         )
         return reason
 
+    def _refuse_escaping_outputs(self, task) -> None:
+        from .executor import StepRefused
+
+        root = self.project.root
+        root_real = self.root_real
+        for path in task.outputs:
+            directory = os.path.dirname(path)
+            parent = self.real_directories.get(directory)
+            if parent is None:
+                parent = os.path.realpath(os.path.join(root, directory))
+                self.real_directories[directory] = parent
+            if parent != root_real and not parent.startswith(root_real + os.sep):
+                message = f"output {path} resolves outside the project ({parent}) through a symlink"
+                log = os.path.join(self.project.state_dir, "logs", f"{task.name}.log")
+                with open(log, "w") as f:  # not the tail of an earlier run's log
+                    f.write(f"dagmake: {message}\n")
+                raise StepRefused(message)
+
     def _record(self, record: Record) -> None:
         self.store.append(record)
         self.records[record.name] = record
 
     def check(self, task) -> str | None:
-        for path in task.outputs:
-            if files.stamp(self.project.root, path) is None:
-                return f"did not create output {path}"
-        return None
+        # Runs on the executor's worker thread, so waiting here holds up only this task.
+        deadline = time.monotonic() + self.latency_wait
+        while True:
+            missing = [p for p in task.outputs if files.stamp(self.project.root, p) is None]
+            if not missing:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                waited = f" (after --latency-wait {self.latency_wait:g} s)"
+                return f"did not create output {missing[0]}{waited if self.latency_wait else ''}"
+            time.sleep(min(0.1, left))
 
     def handle(self, event) -> None:
         if isinstance(event, TaskFinished):

@@ -29,7 +29,18 @@ options:
   -l, --list             list tasks, their help, and whether each is up to date
       --graph [FORMAT]   print the DAG as dot (default) or mermaid, stale tasks marked
       --clean [TASK ...] delete declared outputs (of TASKs, default all)
+      --history [TASK]   recent runs, or TASK's recent attempts, from .dagmake/history
+      --limit N          with --history: how many runs to show (default 10)
+      --timings          after the build, write .dagmake/timings.html (a Gantt chart)
+      --trace FILE       after the build, write FILE as Chrome trace-event JSON
+      --json             print events as JSON lines instead of text (see the README)
       --wait             if another dagmake runs on this project, wait for it
+      --executor NAME    run tasks with local processes (default) or on a dask cluster
+      --scheduler ADDR   with --executor dask: the scheduler (default $DAGMAKE_DASK_SCHEDULER,
+                         else a local cluster is started)
+      --scheduler-file PATH  with --executor dask: the scheduler's file, instead of ADDR
+      --latency-wait SECONDS  wait this long for an output missing after a success
+                         (a shared filesystem shows files late; default 5 with dask, else 0)
   -q, --quiet            print only failures and the summary of a failed run
   -v, --verbose          stream task output as it is written, prefixed by task name
       --version          print the version
@@ -63,7 +74,16 @@ _OPTIONS = {
     "--list": ("list", "flag"),
     "--graph": ("graph", "optional"),
     "--clean": ("clean", "flag"),
+    "--history": ("history", "flag"),
+    "--limit": ("limit", "value"),
+    "--timings": ("timings", "flag"),
+    "--trace": ("trace", "value"),
+    "--json": ("json", "flag"),
     "--wait": ("wait", "flag"),
+    "--executor": ("executor", "value"),
+    "--scheduler": ("scheduler", "value"),
+    "--scheduler-file": ("scheduler_file", "value"),
+    "--latency-wait": ("latency_wait", "value"),
     "-q": ("quiet", "flag"),
     "--quiet": ("quiet", "flag"),
     "-v": ("verbose", "flag"),
@@ -87,6 +107,9 @@ class Options:
         self.keep_going = self.dry_run = self.force_all = self.watch = self.poll = False
         self.list = self.clean = self.wait = self.quiet = self.verbose = False
         self.version = self.help = False
+        self.executor = self.scheduler = self.scheduler_file = self.latency_wait = None
+        self.history = self.timings = self.json = False
+        self.limit = self.trace = None
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -155,6 +178,8 @@ def parse_args(argv: list[str]) -> Options:
     options.jobs = _number(options.jobs, "--jobs", int, minimum=1)
     options.retries = _number(options.retries, "--retries", int, minimum=0)
     options.debounce = _number(options.debounce, "--debounce", float, minimum=0)
+    options.latency_wait = _number(options.latency_wait, "--latency-wait", float, minimum=0)
+    options.limit = _number(options.limit, "--limit", int, minimum=1)
     return options
 
 
@@ -173,14 +198,17 @@ def _number(value, option: str, kind, *, minimum):
 
 def main(argv: list[str] | None = None) -> int:
     """Run dagmake with argv (default sys.argv[1:]); return the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        options = parse_args(sys.argv[1:] if argv is None else argv)
+        options = parse_args(argv)
         return run(options)
     except DagmakeError as error:
         _print_error(str(error))
+        _json_error(argv, str(error), error.exit_code)
         return error.exit_code
     except KeyboardInterrupt:
         _print_error("interrupted")
+        _json_error(argv, "interrupted", 130)
         return 130
     except BrokenPipeError:
         # The reader of our output went away (dagmake -l | head): not an error of ours.
@@ -197,6 +225,14 @@ def _warn(message: str) -> None:
     _print_error(f"warning: {message}")
 
 
+def _json_error(argv: list[str], message: str, exit_code: int) -> None:
+    """With --json, end stdout with an `error` line too: a script always gets a last line."""
+    if "--json" in argv:
+        from .report.jsonl import error_line
+
+        error_line(message, exit_code)
+
+
 def run(options: Options) -> int:
     if options.help:
         sys.stdout.write(USAGE)
@@ -211,6 +247,9 @@ def run(options: Options) -> int:
             os.chdir(options.directory)
         except OSError as error:
             raise UsageError(f"cannot change to directory '{options.directory}': {error.strerror}")
+    _check_reports(options)
+    if options.history:
+        return _history(options)
     if _plain_run(options):
         up_to_date = _nothing_changed(options)
         if up_to_date is not None:
@@ -222,6 +261,8 @@ def run(options: Options) -> int:
     read_only = options.dry_run or options.list or options.graph is not None
     project = load(options.file, overrides=options.overrides, write_cache=not read_only)
     if options.watch:
+        if options.executor not in (None, "local"):
+            raise UsageError("--watch runs tasks locally; it cannot be combined with --executor")
         from .watch import watch
 
         return watch(project, options, warn=_warn)
@@ -231,21 +272,122 @@ def run(options: Options) -> int:
         return _show(project, options)
     from .build import build
 
-    reporter = _console(options)
-    summary = build(
-        project,
-        options.targets,
-        force=options.force,
-        force_all=options.force_all,
-        jobs=options.jobs,
-        keep_going=options.keep_going,
-        retries=options.retries,
-        reporter=reporter,
-        stream=options.verbose,
-        wait=options.wait,
-        warn=_warn,
-    )
+    runner = _runner(project, options)
+    latency_wait = options.latency_wait
+    if latency_wait is None:
+        latency_wait = 0.0 if runner is None else 5.0
+    reporter, written = _reporters(project, options)
+    try:
+        summary = build(
+            project,
+            options.targets,
+            force=options.force,
+            force_all=options.force_all,
+            jobs=options.jobs,
+            keep_going=options.keep_going,
+            retries=options.retries,
+            reporter=reporter,
+            stream=options.verbose,
+            wait=options.wait,
+            warn=_warn,
+            runner=runner,
+            latency_wait=latency_wait,
+        )
+    finally:
+        if runner is not None:
+            runner.close()
+    for report in written:
+        if report.error:
+            _warn(report.error)
+        elif report.written and not options.quiet:
+            # with --json, stdout is for the event lines only
+            print(
+                f"dagmake: {report.what} written to {_shown(report.path)}",
+                file=sys.stderr if options.json else sys.stdout,
+            )
     return summary.exit_code
+
+
+def _reporters(project, options: Options):
+    """The reporter for a build (console or JSON lines, plus files), and the file writers."""
+    if options.json:
+        from .report.jsonl import JsonReporter
+
+        shown = JsonReporter()
+    else:
+        shown = _console(options)
+    written = []
+    if options.timings:
+        from .report.timings import TimingsReporter
+
+        path = os.path.join(project.state_dir, "timings.html")
+        title = os.path.basename(project.root)
+        written.append(TimingsReporter(path, upstream=project.graph.upstream, title=title))
+    if options.trace:
+        from .report.trace import TraceReporter
+
+        written.append(TraceReporter(options.trace, upstream=project.graph.upstream))
+    if not written:
+        return shown, written
+    from .events import Fanout
+
+    return Fanout(shown, *written), written
+
+
+def _shown(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("../..") else relative
+
+
+def _check_reports(options: Options) -> None:
+    """Refuse report flags that have nothing to report on."""
+    if options.limit is not None and not options.history:
+        raise UsageError("--limit goes with --history", hint="dagmake --history --limit 20")
+    others = [
+        (options.dry_run, "-n/--dry-run"),
+        (options.list, "-l/--list"),
+        (options.graph, "--graph"),
+        (options.clean, "--clean"),
+        (options.watch, "-w/--watch"),
+    ]
+    if options.history:
+        others += [
+            (options.timings, "--timings"),
+            (options.trace, "--trace"),
+            (options.force or options.force_all, "--force/-B"),
+        ]
+        clash = next((flag for given, flag in others if given), None)
+        if clash:
+            raise UsageError(f"--history cannot be combined with {clash}")
+        if len(options.targets) > 1:
+            raise UsageError("--history takes at most one task", hint="dagmake --history TASK")
+        return
+    reports = [
+        flag
+        for given, flag in [
+            (options.json, "--json"),
+            (options.timings, "--timings"),
+            (options.trace, "--trace"),
+        ]
+        if given
+    ]
+    clash = next((flag for given, flag in others if given), None)
+    if reports and clash:
+        raise UsageError(f"{reports[0]} reports on a build; it cannot be combined with {clash}")
+
+
+def _history(options: Options) -> int:
+    from .pipefile import find
+    from .report.history import show
+
+    if options.file is None or os.path.isdir(options.file):
+        pipefile = find(options.file)
+    else:
+        pipefile = os.path.abspath(options.file)
+    task = options.targets[0] if options.targets else None
+    state_dir = os.path.join(os.path.dirname(pipefile), ".dagmake")
+    sys.stdout.write(show(state_dir, task, limit=options.limit or 10, as_json=options.json))
+    return 0
 
 
 def _plain_run(options: Options) -> bool:
@@ -278,6 +420,21 @@ def _nothing_changed(options: Options) -> int | None:
     else:
         pipefile = os.path.abspath(options.file)
     return noop.check(pipefile, options.overrides, options.targets)
+
+
+def _runner(project, options: Options):
+    """The runner for --executor (None: build's default, local processes)."""
+    if options.executor in (None, "local") and not (options.scheduler or options.scheduler_file):
+        return None
+    from .executors import get_runner
+
+    return get_runner(
+        options.executor or "local",
+        project.root,
+        jobs=options.jobs or project.settings.jobs,
+        scheduler=options.scheduler,
+        scheduler_file=options.scheduler_file,
+    )
 
 
 def _console(options: Options):

@@ -5,7 +5,8 @@
      ├── GraphError              duplicate outputs, cycles, unknown `after`, missing inputs
      ├── TargetError             a target or --force pattern that names no task
      ├── UsageError              a bad command-line flag or value
-     └── LockError               another dagmake is running on the same project
+     ├── LockError               another dagmake is running on the same project
+     └── ExecutorError           the engine running tasks (a Dask cluster) failed or is unusable
 
 Internal bugs are plain exceptions and are reported differently ("internal error").
 """
@@ -72,6 +73,10 @@ class UsageError(DagmakeError):
 
 class LockError(DagmakeError):
     """Another dagmake process holds the project's lock."""
+
+
+class ExecutorError(DagmakeError):
+    """The engine running tasks is unusable or was lost; raised by a runner, it aborts the build."""
 
 
 def did_you_mean(word: str, choices) -> str:

@@ -8,10 +8,12 @@ import threading
 import time
 from graphlib import TopologicalSorter
 
+from .errors import ExecutorError
 from .events import (
     FAILED,
     INTERRUPTED,
     OK,
+    Attempt,
     AttemptFailed,
     TaskFinished,
     TaskOutcome,
@@ -22,6 +24,10 @@ from .events import (
 from .plan import Step
 
 
+class StepRefused(Exception):
+    """Raised by `prepare`: the step fails without running, for the reason in the message."""
+
+
 class Executor:
     """Schedules steps over a Runner; knows nothing of TOML, files or state.
 
@@ -29,7 +35,8 @@ class Executor:
         runner: runs one attempt: run(task, number, log_path, on_line=) -> Attempt.
         jobs: most steps running at once.
         keep_going: after a failure, still run everything not downstream of it.
-        prepare: called as a step becomes ready; returns its Reason to run, or None to skip it.
+        prepare: called as a step becomes ready; returns its Reason to run, or None to skip it,
+            or raises StepRefused to fail it without running it.
         check: called after a successful attempt; returns an error ("did not create
             output x") that turns it into a failure, or None.
         emit: receives every event, always on the calling thread.
@@ -37,6 +44,10 @@ class Executor:
         priority: task name -> number; among ready steps the highest starts first.
         retries: overrides every task's `retries` when not None.
         stream: send each output line as a TaskOutput event as it is written.
+        cost: task -> how many of the `jobs` slots it takes (default 1; at most `jobs`).
+
+    A runner that raises ExecutorError (its engine is gone) aborts the build: nothing new
+    starts, running steps end as interrupted, and `aborted` holds the error afterwards.
     """
 
     def __init__(
@@ -53,6 +64,7 @@ class Executor:
         retries: int | None = None,
         stream: bool = False,
         grace: float = 2.0,
+        cost=None,
     ) -> None:
         self.runner = runner
         self.jobs = max(1, jobs)
@@ -65,6 +77,8 @@ class Executor:
         self.retries = retries
         self.stream = stream
         self.grace = grace
+        self.cost = cost or (lambda task: 1)
+        self.aborted: ExecutorError | None = None
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._work: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -83,24 +97,47 @@ class Executor:
         skipped: list[str] = []
         started: set[str] = set()
         running = 0
+        used = 0  # slots taken by running steps
+        slots: dict[str, int] = {}
         stopping = False
         interrupted = False
         try:
             while True:
                 for name in sorter.get_ready():
                     heapq.heappush(ready, (-self.priority.get(name, 0.0), order[name], name))
-                while ready and running < self.jobs and not stopping:
-                    name = heapq.heappop(ready)[2]
+                while ready and not stopping:
+                    name = ready[0][2]
                     step = steps[name]
+                    need = 0 if step.task.is_group else min(self.jobs, max(1, self.cost(step.task)))
+                    if used + need > self.jobs:
+                        break  # the first in line waits for room; nothing overtakes it
+                    heapq.heappop(ready)
                     if step.task.is_group:
                         sorter.done(name)
                         started.add(name)
                         for later in sorter.get_ready():
                             heapq.heappush(ready, (-self.priority.get(later, 0.0), order[later], later))
                         continue
-                    reason = self.prepare(step)
-                    started.add(name)
+                    # `started` is added to only once a step has an outcome, is skipped or runs:
+                    # Ctrl-C during prepare() or the TaskStarted output leaves it "not run".
+                    try:
+                        reason = self.prepare(step)
+                    except StepRefused as refusal:
+                        started.add(name)
+                        outcome = TaskOutcome(
+                            name,
+                            FAILED,
+                            [Attempt(1, 1, time.time(), 0.0, error=str(refusal))],
+                            self.log_path(name),
+                            step.reason,
+                        )
+                        outcomes.append(outcome)
+                        self.emit(TaskStarted(step))
+                        self.emit(TaskFinished(step, outcome))
+                        stopping = stopping or not self.keep_going
+                        continue
                     if reason is None:
+                        started.add(name)
                         skipped.append(name)
                         self.emit(TaskSkipped(step))
                         sorter.done(name)
@@ -111,6 +148,9 @@ class Executor:
                     self.emit(TaskStarted(step))
                     self._start(step)
                     running += 1
+                    started.add(name)
+                    used += need
+                    slots[name] = need
                 if running == 0:
                     break
                 kind, step, *rest = self._results.get()
@@ -121,12 +161,20 @@ class Executor:
                 else:
                     outcome = rest[0]
                     running -= 1
+                    used -= slots.pop(step.name)
                     outcomes.append(outcome)
                     self.emit(TaskFinished(step, outcome))
                     if outcome.status == OK:
                         sorter.done(step.name)
                     elif not self.keep_going or outcome.status == INTERRUPTED:
                         stopping = True
+                    if kind == "abort" and self.aborted is None:
+                        self.aborted = rest[1]
+                        self._stop.set()
+                        try:
+                            self.runner.terminate_all()
+                        except Exception:  # the engine is already gone
+                            pass
         except KeyboardInterrupt:
             interrupted = True
             self._interrupt(outcomes, running)
@@ -134,7 +182,7 @@ class Executor:
             for _ in self._workers:
                 self._work.put(None)
         not_run = [s.name for s in plan.steps if s.name not in started and not s.task.is_group]
-        return outcomes, skipped, not_run, interrupted
+        return outcomes, skipped, not_run, interrupted or self.aborted is not None
 
     def _interrupt(self, outcomes: list[TaskOutcome], running: int) -> None:
         """Stop every running task: SIGTERM, SIGKILL after the grace period or a second Ctrl-C."""
@@ -143,21 +191,21 @@ class Executor:
         deadline = time.monotonic() + self.grace
         killed = False
         while running:
+            # A second Ctrl-C may land anywhere in here, even while an outcome is recorded:
+            # it must always reach kill_all(), never escape and leave a task running.
             try:
                 timeout = max(0.01, deadline - time.monotonic()) if not killed else None
                 kind, step, *rest = self._results.get(timeout=timeout)
+                if kind in ("done", "abort"):
+                    running -= 1
+                    outcomes.append(rest[0])
+                    self.emit(TaskFinished(step, rest[0]))
             except queue.Empty:
                 self.runner.kill_all()
                 killed = True
-                continue
             except KeyboardInterrupt:
                 self.runner.kill_all()
                 killed = True
-                continue
-            if kind == "done":
-                running -= 1
-                outcomes.append(rest[0])
-                self.emit(TaskFinished(step, rest[0]))
 
     def _start(self, step: Step) -> None:
         if len(self._workers) < self.jobs:
@@ -173,6 +221,13 @@ class Executor:
                 return
             try:
                 outcome = self._attempts(step)
+            except ExecutorError as error:
+                from .events import Attempt
+
+                attempt = Attempt(1, 1, time.time(), 0.0, error=str(error).split("\n")[0])
+                outcome = TaskOutcome(step.name, INTERRUPTED, [attempt], self.log_path(step.name))
+                self._results.put(("abort", step, outcome, error))
+                continue
             except BaseException as error:  # a bug must not hang the build
                 from .events import Attempt
 

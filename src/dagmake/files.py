@@ -34,9 +34,9 @@ def stamp(root: str, path: str, root_fd: int | None = None) -> tuple[int, int] |
 def directory_stamp(full: str, own_mtime_ns: int) -> tuple[int, int]:
     newest = 0
     count = 0
-    stack = [full]
+    stack = [(full, _identity(full, frozenset()) or frozenset())]
     while stack:
-        current = stack.pop()
+        current, ancestors = stack.pop()
         try:
             entries = os.scandir(current)
         except OSError:
@@ -46,7 +46,9 @@ def directory_stamp(full: str, own_mtime_ns: int) -> tuple[int, int]:
                 try:
                     if entry.is_dir():
                         if entry.name not in _SKIPPED_DIRS:
-                            stack.append(entry.path)
+                            inside = _identity(entry.path, ancestors)
+                            if inside is not None:
+                                stack.append((entry.path, inside))
                         continue
                     mtime = entry.stat().st_mtime_ns
                 except OSError:
@@ -55,6 +57,17 @@ def directory_stamp(full: str, own_mtime_ns: int) -> tuple[int, int]:
                 if mtime > newest:
                     newest = mtime
     return (newest if count else own_mtime_ns, count)
+
+
+def _identity(directory: str, ancestors: frozenset):
+    """ancestors plus directory's (device, inode), or None when directory is one of them:
+    a symlink to a parent (`d/up -> ..`) is then not followed round and round forever."""
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return None
+    key = (st.st_dev, st.st_ino)
+    return None if key in ancestors else ancestors | {key}
 
 
 def glob_prefix(pattern: str) -> str:
@@ -114,9 +127,9 @@ def expand_glob(root: str, pattern: str) -> list[str]:
     depth_limit = None if recursive else pattern.count("/") - (prefix.count("/") + 1 if prefix else 0)
     start = os.path.join(root, prefix) if prefix else root
     found = []
-    stack = [(start, prefix, 0)]
+    stack = [(start, prefix, 0, _identity(start, frozenset()) or frozenset())]
     while stack:
-        directory, relative, depth = stack.pop()
+        directory, relative, depth, ancestors = stack.pop()
         try:
             entries = os.scandir(directory)
         except OSError:
@@ -132,7 +145,9 @@ def expand_glob(root: str, pattern: str) -> list[str]:
                     if entry.name in _SKIPPED_DIRS:
                         continue
                     if depth_limit is None or depth < depth_limit:
-                        stack.append((entry.path, path, depth + 1))
+                        inside = _identity(entry.path, ancestors)
+                        if inside is not None:
+                            stack.append((entry.path, path, depth + 1, inside))
                     continue
                 if regex.match(path):
                     found.append(path)

@@ -18,7 +18,9 @@ def main(argv: list[str]) -> int:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        if error.name and module_name.startswith(error.name):
+        # only the module itself or a package above it; a module that imports a missing
+        # `steps_` is not "no module 'steps_extra'"
+        if error.name and (error.name == module_name or module_name.startswith(error.name + ".")):
             print(f"dagmake: cannot import module '{module_name}': no such module under {root}")
             return 1
         raise

@@ -42,10 +42,14 @@ def direct_argv(command: str, shell: str) -> list[str] | None:
 class ProcessRunner:
     """Runs tasks' actions as child processes, each in its own process group."""
 
-    def __init__(self, root: str, *, grace: float = 2.0, python: str | None = None) -> None:
+    def __init__(
+        self, root: str, *, grace: float = 2.0, python: str | None = None, wrap=None
+    ) -> None:
         self.root = root
         self.grace = grace
         self.python = python or sys.executable
+        # argv -> argv run instead; the Dask executor puts a parent-death guard in front.
+        self.wrap = wrap
         self._running: dict[int, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._stopping = False
@@ -65,6 +69,8 @@ class ProcessRunner:
                 log.write(f"--- dagmake: attempt {number} ---\n".encode())
                 log.flush()
             for argv in self._commands(task, env):
+                if self.wrap is not None:
+                    argv = self.wrap(argv)
                 exit_code, timed_out, interrupted = self._run_one(
                     argv, cwd, env, log, deadline, task.name, on_line
                 )
@@ -126,6 +132,9 @@ class ProcessRunner:
             return 126, False, False
         with self._lock:
             self._running[process.pid] = process
+            stopping = self._stopping
+        if stopping:  # terminate_all() ran between the check above and the registration
+            _signal_group(process.pid, signal.SIGTERM)
         reader = None
         if stream:
             reader = threading.Thread(
@@ -143,13 +152,27 @@ class ProcessRunner:
                     timed_out = True
                     self._stop_group(process)
                     break
+            if self._stopping:
+                self._linger(process.pid)
         finally:
             with self._lock:
                 self._running.pop(process.pid, None)
         if reader is not None:
             reader.join()
-        interrupted = self._stopping and process.returncode != 0
+        # Stopped by dagmake, even if it exits 0 on SIGTERM: what it wrote may be partial.
+        interrupted = self._stopping
         return process.returncode, timed_out, interrupted
+
+    def _linger(self, pgid: int) -> None:
+        """Stay registered until the group is empty: its leader may be gone while a
+        grandchild that ignores SIGTERM lives on. kill_all() reaches it meanwhile;
+        after the grace period it is killed here."""
+        deadline = time.monotonic() + self.grace
+        while _group_alive(pgid):
+            if time.monotonic() >= deadline:
+                _signal_group(pgid, signal.SIGKILL)
+                return
+            time.sleep(0.05)
 
     def _stop_group(self, process) -> None:
         """SIGTERM the whole group, then SIGKILL what is left after the grace period."""
@@ -189,6 +212,28 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies do not count)."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return True  # no /proc: a zombie nobody reaps counts as alive until the grace ends
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # An orphan's zombie lingers where PID 1 does not reap (containers without an init).
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 def _pump(pipe, log, name, on_line) -> None:

@@ -127,6 +127,8 @@ class StateStore:
             self.warning = f"cannot read {self.path} ({error.strerror}); judging by file times only"
             self.needs_rewrite = True
             return {}
+        if not data:
+            return {}  # killed between creating the file and writing its header: nothing lost
         objects, clean = _read_frames(data)
         if not objects or not _is_header(objects[0], _MAGIC):
             self.warning = f"{self.path} is not a dagmake state file; judging by file times only"

@@ -1,4 +1,4 @@
-"""A finished run laid out in time: each attempt's interval, its concurrency slot, the critical path."""
+"""A finished run laid out in time: each attempt's interval, its slot, and the critical path."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def attempt_status(attempt) -> str:
 class Bar:
     """One attempt of one task: seconds since the run started, how it ended, its slot."""
 
-    __slots__ = ("task", "attempt", "attempts", "start", "end", "status", "detail", "slot")
+    __slots__ = ("attempt", "attempts", "detail", "end", "slot", "start", "status", "task")
 
     def __init__(self, task, attempt, attempts, start, end, status, detail, slot=0) -> None:
         self.task = task
@@ -104,10 +104,8 @@ def _assign_slots(spans: dict[str, list[float]]) -> dict[str, int]:
     free_at: list[float] = []
     slots: dict[str, int] = {}
     for name, (start, end) in sorted(spans.items(), key=lambda item: (item[1][0], item[0])):
-        for slot, free in enumerate(free_at):
-            if free <= start + _SLACK:
-                break
-        else:
+        slot = next((i for i, free in enumerate(free_at) if free <= start + _SLACK), None)
+        if slot is None:
             slot = len(free_at)
             free_at.append(0.0)
         free_at[slot] = end

@@ -44,6 +44,7 @@ svg text { font: 12px system-ui, sans-serif; }
 svg .axis { fill: #666; }
 svg .grid { stroke: #e4e4e4; }
 svg .label { fill: #fff; pointer-events: none; }
+svg .outside { fill: #333; pointer-events: none; }
 svg .slot { fill: #333; }
 svg .critical { stroke: #111; stroke-width: 2.5; }
 table { border-collapse: collapse; margin-top: 4px; }
@@ -74,6 +75,7 @@ class TimingsReporter(Reporter):
         self.started: float | None = None
         self.jobs: int | None = None
         self.up_to_date: tuple = ()
+        self.what = "timings"
         self.error: str | None = None  # why the page could not be written
         self.written = False
 
@@ -130,9 +132,8 @@ def render(timeline, summary, *, title: str = "", jobs: int | None = None) -> st
         f'<p class="meta">{escape(" · ".join(facts))}</p>',
     ]
     if summary.not_run:
-        parts.append(
-            f'<p class="meta">not started after the failure: {escape(", ".join(summary.not_run))}</p>'
-        )
+        not_run = escape(", ".join(summary.not_run))
+        parts.append(f'<p class="meta">not started after the failure: {not_run}</p>')
     if timeline.critical:
         chain = " → ".join(escape(name) for name in timeline.critical)
         parts.append(
@@ -190,7 +191,13 @@ def _gantt(timeline) -> str:
             f'<text class="axis" x="{_LABEL + 8}" y="{_AXIS + _ROW / 2 + 4}">no task ran</text>'
         )
     critical = set(timeline.critical)
-    for bar in timeline.bars:
+    # where the next bar in the same slot starts: a name may go after its bar up to there
+    room: dict[int, float] = {}
+    next_start: dict[int, float] = {}
+    for index, bar in sorted(enumerate(timeline.bars), key=lambda item: -item[1].start):
+        room[index] = next_start.get(bar.slot, total + 16 / scale)
+        next_start[bar.slot] = bar.start
+    for index, bar in enumerate(timeline.bars):
         x = _LABEL + bar.start * scale
         w = max(2.0, bar.seconds * scale)
         y = _AXIS + bar.slot * _ROW + (_ROW - _BAR) / 2
@@ -205,9 +212,16 @@ def _gantt(timeline) -> str:
             f'data-status="{bar.status}" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{_BAR}" '
             f'rx="3" fill="{COLORS[bar.status]}"><title>{escape(tip)}</title></rect>'
         )
-        if w >= len(label) * _CHAR + 8:
+        needed = len(label) * _CHAR + 8
+        at = None
+        if w >= needed:
+            at = ("label", x + 5)
+        elif (room[index] - bar.end) * scale >= needed:
+            at = ("outside", x + w + 4)
+        if at is not None:
             out.append(
-                f'<text class="label" x="{x + 5:.1f}" y="{y + _BAR / 2 + 4:.1f}">{escape(label)}</text>'
+                f'<text class="{at[0]}" x="{at[1]:.1f}" y="{y + _BAR / 2 + 4:.1f}">'
+                f"{escape(label)}</text>"
             )
     out.append("</svg>")
     return "\n".join(out)

@@ -27,6 +27,7 @@ class TraceReporter(Reporter):
         self.title = title
         self.started: float | None = None
         self.up_to_date: tuple = ()
+        self.what = "trace"
         self.error: str | None = None  # why the file could not be written
         self.written = False
 
@@ -55,10 +56,22 @@ def trace_document(timeline, summary, *, title: str = "dagmake") -> dict:
     for slot in range(timeline.slots):
         tid = slot + 1
         events.append(
-            {"name": "thread_name", "ph": "M", "pid": _PID, "tid": tid, "args": {"name": f"slot {tid}"}}
+            {
+                "name": "thread_name",
+                "ph": "M",
+                "pid": _PID,
+                "tid": tid,
+                "args": {"name": f"slot {tid}"},
+            }
         )
         events.append(
-            {"name": "thread_sort_index", "ph": "M", "pid": _PID, "tid": tid, "args": {"sort_index": tid}}
+            {
+                "name": "thread_sort_index",
+                "ph": "M",
+                "pid": _PID,
+                "tid": tid,
+                "args": {"sort_index": tid},
+            }
         )
     events.append(
         {
@@ -108,4 +121,3 @@ def trace_document(timeline, summary, *, title: str = "dagmake") -> dict:
 
 def _micros(seconds: float) -> float:
     return round(seconds * 1_000_000, 3)
-

@@ -1,0 +1,123 @@
+"""What runs on a Dask worker: one attempt of a task, cancellable, and a probe of the worker.
+
+Workers import this module by name, so they need the same dagmake installed. It imports
+`distributed` only inside the functions, which run on workers.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+
+from .._version import __version__
+
+POLL = 0.2  # seconds between looks at the build's cancel event
+LOST_AFTER = 30.0  # with no answer from the scheduler for this long, stop the command
+GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
+
+
+def probe(root: str, marker: str, token: str) -> dict:
+    """What a worker sees: its dagmake version, host, and whether the project is shared."""
+    seen = None
+    try:
+        with open(os.path.join(root, marker)) as f:
+            seen = f.read()
+    except OSError:
+        pass
+    return {
+        "version": __version__,
+        "host": socket.gethostname(),
+        "root": os.path.isdir(root),
+        "marker": seen == token,
+    }
+
+
+def execute(spec: dict, cancel: str) -> dict:
+    """Run one attempt of spec's task on this worker; return how it went, never raise for it.
+
+    spec: task (Task.to_data()), number, log_path, root, version, grace, claim (a name).
+    cancel: name of the build's distributed.Event; once set, the command's group is killed.
+    """
+    from distributed import Event, Variable, get_client, get_worker
+
+    from ..runner import ProcessRunner
+    from ..task import Task
+
+    started = time.time()
+    worker = get_worker()
+    where = f"{worker.address} ({socket.gethostname()})"
+    result = {"worker": where, "started": started, "seconds": 0.0, "exit_code": 1}
+    # Checked at connect time too; these catch a worker that joined later.
+    refused = {**result, "refused": True}
+    if spec["version"] != __version__:
+        return {
+            **refused,
+            "error": f"dask worker {where} runs dagmake {__version__}, not {spec['version']}",
+        }
+    if not os.path.isdir(spec["root"]):
+        return {
+            **refused,
+            "error": f"dask worker {where} cannot see the project directory {spec['root']}",
+        }
+    client = get_client()
+    # Dask re-runs a task whose worker died, and the dead worker's command may have been
+    # writing outputs: report the death instead, and let dagmake's own retry policy decide.
+    claim = Variable(spec["claim"], client=client)
+    try:
+        first = claim.get(timeout=0)
+    except TimeoutError:
+        first = None
+    if first is not None:
+        return {**result, "lost": first}
+    claim.set(where)
+
+    task = Task.from_data(spec["task"])
+    wrap = None
+    if sys.platform.startswith("linux"):
+        parent = str(os.getpid())
+
+        def wrap(argv):
+            return [sys.executable, "-I", "-S", GUARD, parent, *argv]
+
+    runner = ProcessRunner(spec["root"], grace=spec["grace"], wrap=wrap)
+    done = threading.Event()
+    watcher = threading.Thread(
+        target=_watch, args=(Event(cancel, client=client), runner, spec["grace"], done), daemon=True
+    )
+    watcher.start()
+    try:
+        attempt = runner.run(task, spec["number"], spec["log_path"])
+    finally:
+        done.set()
+    missing = None
+    if attempt.ok:
+        missing = next(
+            (p for p in task.outputs if not os.path.exists(os.path.join(spec["root"], p))), None
+        )
+    return {
+        **result,
+        "exit_code": attempt.exit_code,
+        "seconds": attempt.seconds,
+        "timed_out": attempt.timed_out,
+        "interrupted": attempt.interrupted,
+        "error": f"did not create output {missing} (as seen on {where})" if missing else None,
+    }
+
+
+def _watch(event, runner, grace: float, done: threading.Event) -> None:
+    """Poll the cancel event; when set (or the scheduler is gone), TERM then KILL the group."""
+    last_answer = time.monotonic()
+    while not done.wait(POLL):
+        try:
+            cancelled = event.is_set()
+            last_answer = time.monotonic()
+        except Exception:
+            cancelled = time.monotonic() - last_answer > LOST_AFTER
+        if cancelled:
+            runner.terminate_all()
+            if not done.wait(grace):
+                runner.kill_all()
+            return

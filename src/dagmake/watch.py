@@ -1,0 +1,448 @@
+"""Watch mode: build, then rebuild what a change made stale, until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import sys
+import time
+
+from . import files
+from .errors import DagmakeError, LockError, TargetError
+
+DEBOUNCE = 0.1  # seconds without a new change before a round starts (--debounce)
+MAX_WAIT = 2.0  # a steady stream of changes still starts a round after this long
+POLL_INTERVAL = 0.25
+# Never inputs, and busy: version control, dagmake's own state and logs, bytecode.
+IGNORED_DIRS = frozenset({".dagmake", ".git", ".hg", ".svn", "__pycache__"})
+# Changes made on another machine (or the Windows side of WSL) never reach inotify here.
+NETWORK_FILESYSTEMS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "drvfs", "afs", "ceph", "glusterfs", "fuse.sshfs"}
+)
+# Reads change nothing, yet on inotify every task opening an input fires them;
+# a directory's "modified" only repeats the events of the files inside it.
+_READ_EVENTS = frozenset({"opened", "closed_no_write"})
+
+
+def watch(project, options, *, warn, source=None) -> int:
+    """Build, then rebuild after every relevant change until Ctrl-C or SIGTERM; return 0.
+
+    Args:
+        source: where changed paths come from (start/update/get/stop); default watchdog.
+    """
+    previous = _on_sigterm(_raise_interrupt)
+    try:
+        if source is None:
+            source = WatchdogSource(polling=_use_polling(project, options, warn), warn=warn)
+        try:
+            _loop(project, options, source, warn)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how watching ends; a running build already stopped its tasks
+        finally:
+            source.stop()
+    finally:
+        _on_sigterm(previous)
+    return 0
+
+
+def _loop(project, options, source, warn) -> None:
+    debounce = DEBOUNCE if options.debounce is None else options.debounce
+    # Events from here on queue up, so an edit during the first build starts a second one.
+    source.start(watch_roots(project))
+    relevant = relevance(project)
+    if not _round(project, options, warn, first=True):
+        return
+    _say_watching(project, source)
+    while True:
+        changed = collect(source.get, relevant, debounce)
+        if not options.quiet:
+            print(f"changed: {_describe(changed, project.root)}", flush=True)
+        reloaded = False
+        if project.pipefile in changed:
+            from .pipefile import load
+
+            try:
+                project = load(project.pipefile, overrides=options.overrides)
+            except DagmakeError as error:
+                _error(f"{error}\ndagmake: still watching with the last good Pipefile")
+                if len(changed) == 1:
+                    continue
+            else:
+                reloaded = True
+                relevant = relevance(project)
+                source.update(watch_roots(project))
+        if not _round(project, options, warn, first=False):
+            return
+        if reloaded:
+            _say_watching(project, source)
+
+
+def _round(project, options, warn, *, first: bool) -> bool:
+    """Build once, exactly as a plain `dagmake` would; False when Ctrl-C interrupted it."""
+    from .build import build
+    from .console import ConsoleReporter
+
+    try:
+        summary = build(
+            project,
+            options.targets,
+            # --force and -B apply to the first build; later rounds are for what changed.
+            force=options.force if first else (),
+            force_all=options.force_all and first,
+            jobs=options.jobs,
+            keep_going=options.keep_going,
+            retries=options.retries,
+            reporter=ConsoleReporter(quiet=options.quiet, verbose=options.verbose),
+            stream=options.verbose,
+            # Later rounds queue behind another dagmake rather than drop the change.
+            wait=options.wait or not first,
+            warn=warn,
+        )
+    except (TargetError, LockError) as error:
+        if first:
+            raise  # a wrong target or a second watcher: nothing to watch for
+        _error(str(error))
+        return True
+    except DagmakeError as error:
+        # A missing input is often an edit in progress (git checkout, a save): keep watching.
+        _error(str(error))
+        return True
+    return not summary.interrupted
+
+
+def collect(get, relevant, quiet: float, *, limit: float = MAX_WAIT, clock=time.monotonic):
+    """Wait for a relevant changed path, then for `quiet` seconds with no new one; return them sorted.
+
+    Args:
+        get: get(timeout) -> path, raising queue.Empty after timeout seconds (None: forever).
+        relevant: path -> bool; other paths neither start nor prolong the wait.
+        limit: the most seconds to keep collecting after the first relevant path.
+    """
+    batch: set[str] = set()
+    while not batch:
+        path = get(None)
+        if relevant(path):
+            batch.add(path)
+    first = last = clock()
+    while True:
+        now = clock()
+        if now >= first + limit:
+            break
+        try:
+            # A timeout of 0 still takes what has already arrived.
+            path = get(max(0.0, min(last + quiet, first + limit) - now))
+        except queue.Empty:
+            break
+        if relevant(path):
+            batch.add(path)
+            last = clock()
+    return sorted(batch)
+
+
+def relevance(project):
+    """A filter on absolute paths: True when a change there can make a task stale.
+
+    Relevant: the Pipefile, declared inputs, files inside input directories, files matching
+    input globs, and the directories holding inputs (except those that hold outputs).
+    Never relevant, even when another task reads them: declared outputs and files inside
+    output directories (the build writes them; they must not start a round of their own),
+    files under .dagmake/, .git/ or __pycache__/, and editor swap and backup files.
+    """
+    root = project.root
+    pipefile = project.pipefile
+    outputs = {_absolute(root, path) for path in project.graph.producers}
+    inputs: set[str] = set()
+    holders: set[str] = set()
+    patterns = []
+    for task in project.tasks:
+        for path in task.inputs:
+            if files.is_glob(path):
+                patterns.append((files.compile_glob(path), os.path.isabs(path)))
+                directory = _absolute(root, files.glob_prefix(path))
+            else:
+                inputs.add(_absolute(root, path))
+                directory = os.path.dirname(_absolute(root, path))
+            # Renaming or deleting a directory removes its inputs without an event for each.
+            holders.update(_parents(directory, root))
+    # ...but not the directories the build itself may create to hold its outputs.
+    for path in outputs:
+        holders.difference_update(_parents(os.path.dirname(path), root))
+
+    def relevant(path: str) -> bool:
+        if path == pipefile:
+            return True
+        if is_editor_file(os.path.basename(path)):
+            return False
+        relative = os.path.relpath(path, root)
+        if not IGNORED_DIRS.isdisjoint(relative.split(os.sep)):
+            return False
+        if _covered(path, outputs):
+            return False
+        if _covered(path, inputs) or path in holders:
+            return True
+        return any(regex.match(path if whole else relative) for regex, whole in patterns)
+
+    return relevant
+
+
+def is_editor_file(name: str) -> bool:
+    """Vim's .x.swp/.x.swx and its 4913 write test, emacs' x~, .#x and #x#."""
+    return (
+        name.endswith("~")
+        or name.startswith(".#")
+        or (name.startswith("#") and name.endswith("#"))
+        or name == "4913"
+        or (name.startswith(".") and name[-4:-1] == ".sw")
+    )
+
+
+def watch_roots(project) -> list[tuple[str, bool]]:
+    """(directory, recursive) pairs to watch: the project tree, plus inputs that lie outside it.
+
+    Watching directories, never single files: an editor's atomic save replaces the file,
+    and a watch on the old one would see nothing after that.
+    """
+    root = project.root
+    roots = {(root, True)}
+    for task in project.tasks:
+        for path in task.inputs:
+            if files.is_glob(path):
+                directory, recursive = _absolute(root, files.glob_prefix(path)), True
+            else:
+                full = _absolute(root, path)
+                recursive = os.path.isdir(full)
+                directory = full if recursive else os.path.dirname(full)
+            if not _inside(directory, root) and os.path.isdir(directory):
+                roots.add((directory, recursive))
+    return sorted(roots)
+
+
+def source_inputs(project) -> list[str]:
+    """Absolute paths of the inputs that no task writes (globs expanded): what a person edits."""
+    root = project.root
+    outputs = {_absolute(root, path) for path in project.graph.producers}
+    found = set()
+    for task in project.tasks:
+        for path in task.inputs:
+            for match in files.expand_glob(root, path) if files.is_glob(path) else (path,):
+                full = _absolute(root, match)
+                if not _covered(full, outputs):
+                    found.add(full)
+    return sorted(found)
+
+
+def _say_watching(project, source) -> None:
+    inputs = source_inputs(project)
+    directories = {path if os.path.isdir(path) else os.path.dirname(path) for path in inputs}
+    how = f" (polling every {source.interval:g} s)" if getattr(source, "polling", False) else ""
+    print(
+        f"watching {len(inputs)} inputs in {len(directories)} directories{how}; Ctrl-C to stop",
+        flush=True,
+    )
+
+
+def _describe(paths, root: str, shown: int = 5) -> str:
+    names = [os.path.relpath(path, root) for path in paths]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _absolute(root: str, path: str) -> str:
+    return os.path.normpath(os.path.join(root, path))
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _parents(directory: str, root: str) -> list[str]:
+    """directory and its ancestors, up to but not including root (none outside root)."""
+    found = []
+    while _inside(directory, root) and directory != root:
+        found.append(directory)
+        directory = os.path.dirname(directory)
+    return found
+
+
+def _covered(path: str, paths) -> bool:
+    """Whether path is one of paths, or lies inside one of them (a directory)."""
+    while path not in paths:
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return True
+
+
+def _error(message: str) -> None:
+    sys.stdout.flush()
+    print(f"dagmake: {message}", file=sys.stderr, flush=True)
+
+
+# --- where changes come from ----------------------------------------------------------------
+
+
+class WatchdogSource:
+    """Changed paths from watchdog's native observer (inotify, FSEvents, ...) or from polling."""
+
+    def __init__(self, *, polling: bool = False, interval: float = POLL_INTERVAL, warn) -> None:
+        self.polling = polling
+        self.interval = interval
+        self.warn = warn
+        self.changes: queue.SimpleQueue = queue.SimpleQueue()
+        self.observer = None
+        self.watches: dict[tuple[str, bool], object] = {}
+
+    def start(self, roots) -> None:
+        try:
+            self._start(roots)
+        except OSError as error:
+            # No inotify instance left (max_user_instances), or no native backend at all.
+            if self.polling:
+                raise
+            self.stop()
+            self.polling = True
+            self.warn(
+                f"native file events are unavailable ({error.strerror or error}); "
+                f"polling every {self.interval:g} s instead"
+            )
+            self._start(roots)
+
+    def _start(self, roots) -> None:
+        if self.polling:
+            from watchdog.observers.polling import PollingObserverVFS
+
+            self.observer = PollingObserverVFS(os.stat, _listdir, polling_interval=self.interval)
+        else:
+            from watchdog.observers import Observer
+
+            self.observer = Observer()
+        self.handler = _handler(self.changes.put)
+        self.watches = {}
+        self.update(roots)
+        self.observer.start()
+
+    def update(self, roots) -> None:
+        """Watch exactly these (directory, recursive) pairs, keeping those already watched."""
+        for key in set(self.watches) - set(roots):
+            self.observer.unschedule(self.watches.pop(key))
+        for directory, recursive in roots:
+            if (directory, recursive) not in self.watches:
+                watch = self.observer.schedule(self.handler, directory, recursive=recursive)
+                self.watches[(directory, recursive)] = watch
+
+    def get(self, timeout: float | None) -> str:
+        return self.changes.get(timeout=timeout)
+
+    def stop(self) -> None:
+        observer, self.observer = self.observer, None
+        if observer is not None:
+            observer.stop()
+            if observer.is_alive():
+                observer.join(timeout=2.0)  # its threads are daemons: never hang the exit
+
+
+def _handler(push):
+    from watchdog.events import FileSystemEventHandler
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event) -> None:
+            # Runs on watchdog's thread: only hand the paths over, the main thread decides.
+            if event.event_type in _READ_EVENTS:
+                return
+            if event.is_directory and event.event_type == "modified":
+                return
+            push(os.fsdecode(event.src_path))
+            if event.dest_path:  # an atomic save is a move onto the input: only dest names it
+                push(os.fsdecode(event.dest_path))
+
+    return Handler()
+
+
+def _listdir(path):
+    # Polling re-reads the whole tree every interval; .git alone can hold thousands of entries.
+    with os.scandir(path) as entries:
+        return [entry for entry in entries if entry.name not in IGNORED_DIRS]
+
+
+def _use_polling(project, options, warn) -> bool:
+    if options.poll or os.environ.get("DAGMAKE_WATCH_POLL", "") not in ("", "0"):
+        return True
+    why = why_poll(project.root, watch_roots(project))
+    if why:
+        warn(f"{why}; polling every {POLL_INTERVAL:g} s instead")
+    return bool(why)
+
+
+def why_poll(root: str, roots) -> str | None:
+    """Why native events would miss changes here (a network filesystem, the inotify limit)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    filesystem = network_filesystem(_read("/proc/mounts"), os.path.realpath(root))
+    if filesystem:
+        return f"the project is on a network filesystem ({filesystem}) that sends no change events"
+    try:
+        limit = int(_read("/proc/sys/fs/inotify/max_user_watches"))
+    except ValueError:
+        return None
+    # One inotify watch per directory, shared by every program of the user; past the limit
+    # watchdog 7 silently leaves directories unwatched, so stay well below it.
+    budget = limit // 2
+    if count_directories(roots, stop=budget) > budget:
+        return (
+            f"the project has more than {budget} directories, over half the inotify "
+            f"watch limit (fs.inotify.max_user_watches = {limit})"
+        )
+    return None
+
+
+def network_filesystem(mounts: str, path: str) -> str | None:
+    """The type of the network filesystem path lies on, from /proc/mounts text; else None."""
+    best, best_type = "", None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        # /proc/mounts escapes spaces and tabs in mount points as octal (\040).
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[1])
+        if _inside(path, point) and len(point) >= len(best):
+            best, best_type = point, fields[2]
+    return best_type if best_type in NETWORK_FILESYSTEMS else None
+
+
+def count_directories(roots, *, stop: int) -> int:
+    """How many directories watching roots takes (what inotify needs), counting up to stop + 1."""
+    count = 0
+    for directory, recursive in roots:
+        if not recursive:
+            count += 1
+            continue
+        for _ in os.walk(directory):
+            count += 1
+            if count > stop:
+                return count
+    return count
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _on_sigterm(handler):
+    """Install a SIGTERM handler; return the previous one (None outside the main thread)."""
+    if handler is None:
+        return None
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt

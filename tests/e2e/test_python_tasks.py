@@ -1,0 +1,257 @@
+"""`python = "module:function"` tasks: arguments, output, exceptions, missing targets, parallelism."""
+
+import textwrap
+
+from conftest import T0, Project, assert_ran
+
+MODULE = '''\
+import json
+import os
+import time
+
+
+def both(inputs, outputs):
+    print("called with", json.dumps({"inputs": inputs, "outputs": outputs}))
+    with open(outputs[0], "w") as f:
+        f.write("".join(open(p).read() for p in inputs))
+
+
+def only_outputs(outputs):
+    open(outputs[0], "w").write("only outputs\\n")
+
+
+def no_arguments():
+    print("no arguments, cwd", os.getcwd())
+    open("plain.txt", "w").write("plain\\n")
+
+
+def anything(**kwargs):
+    print("keywords", sorted(kwargs))
+
+
+def boom():
+    helper = 1
+    raise ValueError(f"kaboom {helper}")
+
+
+def says_false():
+    return False
+
+
+def handshake(me, other):
+    open(me + ".started", "w").close()
+    deadline = time.monotonic() + 10
+    while not os.path.exists(other + ".started"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{other} never started")
+        time.sleep(0.01)
+    open(me + ".txt", "w").close()
+
+
+def left():
+    handshake("left", "right")
+
+
+def right():
+    handshake("right", "left")
+'''
+
+
+def pipeline(project: Project, tasks: str) -> None:
+    project.write("steps/__init__.py", "")
+    project.write("steps/work.py", MODULE)
+    project.pipefile(tasks)
+
+
+def test_inputs_and_outputs_arrive_as_lists_of_paths(project):
+    pipeline(
+        project,
+        """\
+        [tasks.join]
+        python = "steps.work:both"
+        inputs = ["data/a.txt", "data/b.txt"]
+        outputs = ["joined.txt"]
+        """,
+    )
+    project.write("data/a.txt", "a\n", ns=T0)
+    project.write("data/b.txt", "b\n", ns=T0)
+    result = project.run()
+    assert_ran(result, ["join"])
+    line = '{"inputs": ["data/a.txt", "data/b.txt"], "outputs": ["joined.txt"]}'
+    assert f"called with {line}" in result.stdout.splitlines()
+    assert project.read("joined.txt") == "a\nb\n"
+    assert f"called with {line}" in project.read(".dagmake/logs/join.log")
+
+
+def test_glob_inputs_arrive_expanded(project):
+    pipeline(
+        project,
+        """\
+        [tasks.join]
+        python = "steps.work:both"
+        inputs = ["data/*.txt"]
+        outputs = ["joined.txt"]
+        """,
+    )
+    project.write("data/a.txt", "a\n", ns=T0)
+    project.write("data/b.txt", "b\n", ns=T0)
+    result = project.run()
+    assert_ran(result, ["join"])
+    assert '"inputs": ["data/a.txt", "data/b.txt"]' in result.stdout
+    assert project.read("joined.txt") == "a\nb\n"
+
+
+def test_paths_are_relative_to_the_task_cwd(project):
+    pipeline(
+        project,
+        """\
+        [tasks.join]
+        python = "steps.work:both"
+        inputs = ["data/a.txt"]
+        outputs = ["data/out.txt"]
+        cwd = "data"
+        """,
+    )
+    project.write("data/a.txt", "a\n", ns=T0)
+    result = project.run()
+    assert_ran(result, ["join"])
+    assert '{"inputs": ["a.txt"], "outputs": ["out.txt"]}' in result.stdout
+    assert project.read("data/out.txt") == "a\n"
+
+
+def test_functions_get_only_the_arguments_they_take(project):
+    pipeline(
+        project,
+        """\
+        [tasks.plain]
+        python = "steps.work:no_arguments"
+        outputs = ["plain.txt"]
+
+        [tasks.outs]
+        python = "steps.work:only_outputs"
+        outputs = ["outs.txt"]
+
+        [tasks.any]
+        python = "steps.work:anything"
+        """,
+    )
+    result = project.run()
+    assert_ran(result, ["plain", "outs", "any"])
+    assert f"no arguments, cwd {project.root}" in result.stdout
+    assert project.read("outs.txt") == "only outputs\n"
+    assert "keywords ['inputs', 'outputs']" in result.stdout
+
+
+def test_an_exception_fails_the_task_and_shows_the_users_traceback(project):
+    pipeline(project, '[tasks.boom]\npython = "steps.work:boom"\n')
+    result = project.run()
+    assert result.returncode == 1, result
+    assert "FAILED boom (exit 1" in result.stdout
+    assert 'raise ValueError(f"kaboom {helper}")' in result.stdout
+    assert "ValueError: kaboom 1" in result.stdout
+    assert "steps/work.py" in result.stdout
+    assert "dagmake/pytask.py" not in result.output
+    assert "runpy" not in result.output
+    assert "dagmake/pytask.py" not in project.read(".dagmake/logs/boom.log")
+    assert "dagmake: first failure: boom (exit 1)" in result.stdout
+
+
+def test_returning_false_is_a_failure(project):
+    pipeline(project, '[tasks.no]\npython = "steps.work:says_false"\n')
+    result = project.run()
+    assert result.returncode == 1, result
+    assert "FAILED no (exit 1" in result.stdout
+
+
+def test_a_missing_module_is_a_one_line_failure(project):
+    pipeline(project, '[tasks.lost]\npython = "steps.nowhere:main"\n')
+    result = project.run()
+    assert result.returncode == 1, result
+    log = project.read(".dagmake/logs/lost.log")
+    assert log.count("\n") == 1, log
+    assert "steps.nowhere" in log and "Traceback" not in log
+    assert "  " + log.strip() in result.stdout
+
+
+def test_a_missing_function_is_a_one_line_failure(project):
+    pipeline(project, '[tasks.lost]\npython = "steps.work:nowhere"\n')
+    result = project.run()
+    assert result.returncode == 1, result
+    log = project.read(".dagmake/logs/lost.log")
+    assert log == "dagmake: module 'steps.work' has no function 'nowhere'\n"
+    assert "Traceback" not in result.output
+
+
+def test_a_module_whose_own_import_fails_shows_that_import(project):
+    pipeline(project, '[tasks.broken]\npython = "stepsmore:main"\n')
+    # the module exists; what it imports does not
+    project.write("stepsmore.py", "import steps_missing_dependency\n\ndef main():\n    pass\n")
+    result = project.run()
+    assert result.returncode == 1, result
+    log = project.read(".dagmake/logs/broken.log")
+    assert "steps_missing_dependency" in log, log
+
+
+def test_a_module_importing_a_missing_package_with_a_prefix_name(project):
+    # the missing package's name is a prefix of the module's own name
+    pipeline(project, '[tasks.broken]\npython = "steps_extra:main"\n')
+    project.write("steps_extra.py", "import steps_\n\ndef main():\n    pass\n")
+    result = project.run()
+    assert result.returncode == 1, result
+    log = project.read(".dagmake/logs/broken.log")
+    assert "No module named 'steps_'" in log, log
+    assert "cannot import module 'steps_extra'" not in log, log
+
+
+def test_two_python_tasks_run_in_parallel(project):
+    pipeline(
+        project,
+        """\
+        [tasks.left]
+        python = "steps.work:left"
+        outputs = ["left.txt"]
+
+        [tasks.right]
+        python = "steps.work:right"
+        outputs = ["right.txt"]
+        """,
+    )
+    assert_ran(project.run("-j2"), ["left", "right"])
+
+
+def test_editing_the_module_reruns_the_task_when_it_is_an_input(project):
+    pipeline(
+        project,
+        """\
+        [tasks.plain]
+        python = "steps.work:no_arguments"
+        inputs = ["steps/work.py"]
+        outputs = ["plain.txt"]
+        """,
+    )
+    assert_ran(project.run(), ["plain"])
+    project.write("steps/work.py", MODULE + "\n# edited\n")
+    assert_ran(project.run(), ["plain"])
+
+
+def test_print_output_is_not_buffered_away(project):
+    pipeline(project, '[tasks.any]\npython = "steps.work:anything"\n')
+    project.write(
+        "steps/work.py",
+        MODULE
+        + textwrap.dedent(
+            """
+            def crash_after_print():
+                import os, sys
+                print("printed before the crash")
+                sys.stderr.write("on stderr\\n")
+                os._exit(3)
+            """
+        ),
+    )
+    project.pipefile('[tasks.crash]\npython = "steps.work:crash_after_print"\n')
+    result = project.run()
+    assert result.returncode == 1, result
+    log = project.read(".dagmake/logs/crash.log")
+    assert "printed before the crash" in log and "on stderr" in log
+    assert "FAILED crash (exit 3" in result.stdout
