@@ -59,8 +59,9 @@ class FakeRunner:
             outcome = outcomes.pop(0) if outcomes else 0
             if self.hold_until is not None:
                 self._condition.wait_for(
-                    lambda: len(self.running) >= self.hold_until
-                    or len(self.started()) >= self.total,
+                    lambda: (
+                        len(self.running) >= self.hold_until or len(self.started()) >= self.total
+                    ),
                     timeout=GATE_DEADLINE,
                 )
         gate = self.gates.get(task.name)

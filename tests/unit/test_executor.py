@@ -23,7 +23,9 @@ from dagmake.task import ShellAction, Task
 
 
 def task(name, after=(), *, retries=0, command="true", **fields):
-    return Task(name, ShellAction((command,)), after=after, retries=retries, retry_delay=0.0, **fields)
+    return Task(
+        name, ShellAction((command,)), after=after, retries=retries, retry_delay=0.0, **fields
+    )
 
 
 def group(name, after=()):
@@ -143,8 +145,9 @@ def test_failure_stops_new_starts_and_lets_running_steps_finish(tmp_path):
     runner = FakeRunner({"a": [1]}, gates={"b": b_gate})
     tasks = [task("a"), task("b"), task("c"), task("d"), task("after_a", after=["a"])]
     priority = {"a": 9, "b": 8}
-    run = Run(tmp_path, runner, jobs=2, priority=priority,
-              on_event=lambda e: _open_when(e, "a", b_gate))(make_plan(*tasks))
+    run = Run(
+        tmp_path, runner, jobs=2, priority=priority, on_event=lambda e: _open_when(e, "a", b_gate)
+    )(make_plan(*tasks))
     assert sorted(runner.started()) == ["a", "b"]
     assert run.status == {"a": FAILED, "b": OK}
     assert run.outcomes[0].name == "a"
@@ -196,9 +199,7 @@ def test_retries_until_success(tmp_path):
     assert runner.attempts == {"a": [1, 2, 3]}
     failed = run.of(AttemptFailed)
     assert [(e.attempt.number, e.total) for e in failed] == [(1, 3), (2, 3)]
-    assert (tmp_path / "a.log").read_text() == (
-        "a attempt 1: 1\na attempt 2: 1\na attempt 3: 0\n"
-    )
+    assert (tmp_path / "a.log").read_text() == ("a attempt 1: 1\na attempt 2: 1\na attempt 3: 0\n")
 
 
 def test_retry_delay_doubles(tmp_path):
@@ -348,8 +349,14 @@ def test_interrupt_terminates_running_steps_and_records_them(tmp_path):
         if isinstance(event, TaskStarted) and event.step.name == "b":
             raise KeyboardInterrupt
 
-    run = Run(tmp_path, runner, jobs=2, grace=5.0, priority={"a": 2, "b": 1},
-              on_event=interrupt_when_b_starts)(make_plan(task("a"), task("b"), task("c")))
+    run = Run(
+        tmp_path,
+        runner,
+        jobs=2,
+        grace=5.0,
+        priority={"a": 2, "b": 1},
+        on_event=interrupt_when_b_starts,
+    )(make_plan(task("a"), task("b"), task("c")))
     assert run.interrupted
     assert runner.terminated
     assert run.status == {"a": INTERRUPTED}

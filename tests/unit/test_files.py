@@ -134,8 +134,10 @@ def tree(tmp_path):
         ("data/[ab].csv", ["data/a.csv", "data/b.csv"]),
         ("data/[!a].csv", ["data/b.csv"]),
         ("data/*", ["data/a.csv", "data/ab.csv", "data/b.csv", "data/c.tsv"]),
-        ("data/**/*.csv", ["data/a.csv", "data/ab.csv", "data/b.csv", "data/raw/2024/y.csv",
-                           "data/raw/x.csv"]),
+        (
+            "data/**/*.csv",
+            ["data/a.csv", "data/ab.csv", "data/b.csv", "data/raw/2024/y.csv", "data/raw/x.csv"],
+        ),
         ("**/y.csv", ["data/raw/2024/y.csv"]),
         ("data/raw/**", ["data/raw/2024/y.csv", "data/raw/x.csv"]),
         ("*/raw/*.csv", ["data/raw/x.csv"]),

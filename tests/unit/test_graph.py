@@ -204,10 +204,10 @@ def test_to_data_roundtrip():
 @pytest.fixture
 def pipeline():
     r"""extract_users   extract_orders
-          |                 |
-       clean_users      clean_orders
-              \            /
-                 join_data        report (after join_data)
+       |                 |
+    clean_users      clean_orders
+           \            /
+              join_data        report (after join_data)
     """
     return graph(
         task("extract_users", outputs=["data/raw/users.csv"]),
@@ -233,8 +233,17 @@ def pipeline():
         (["data/clean/users.csv"], {"extract_users", "clean_users"}),
         (["./data/raw/orders.csv"], {"extract_orders"}),
         (["extract_users", "clean_orders"], {"extract_users", "extract_orders", "clean_orders"}),
-        (["report"], {"extract_users", "extract_orders", "clean_users", "clean_orders",
-                      "join_data", "report"}),
+        (
+            ["report"],
+            {
+                "extract_users",
+                "extract_orders",
+                "clean_users",
+                "clean_orders",
+                "join_data",
+                "report",
+            },
+        ),
     ],
 )
 def test_select(pipeline, targets, expected):
@@ -279,8 +288,17 @@ def test_upstream_closure(pipeline):
         (["extract_users"], {"extract_users", "clean_users", "join_data", "report"}),
         (["clean_orders"], {"clean_orders", "join_data", "report"}),
         (["report"], {"report"}),
-        (["extract_users", "extract_orders"], {"extract_users", "extract_orders", "clean_users",
-                                               "clean_orders", "join_data", "report"}),
+        (
+            ["extract_users", "extract_orders"],
+            {
+                "extract_users",
+                "extract_orders",
+                "clean_users",
+                "clean_orders",
+                "join_data",
+                "report",
+            },
+        ),
     ],
 )
 def test_downstream_closure(pipeline, names, expected):

@@ -446,9 +446,7 @@ WRONG_TYPES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("line", "fragments"), WRONG_TYPES, ids=[line for line, _ in WRONG_TYPES]
-)
+@pytest.mark.parametrize(("line", "fragments"), WRONG_TYPES, ids=[line for line, _ in WRONG_TYPES])
 def test_wrong_type_names_task_key_and_expected_type(line, fragments):
     # the tested key on line 3, after a line that is valid on its own
     valid = "help = 'h'" if line.startswith(("cmd", "python")) else "cmd = 'x'"
@@ -480,7 +478,7 @@ def test_wrong_type_in_settings(line, fragment):
 )
 def test_python_must_be_module_colon_function(value):
     message = str(load_error(f'[tasks.a]\npython = "{value}"\n'))
-    assert "must look like \"package.module:function\"" in message
+    assert 'must look like "package.module:function"' in message
     assert repr(value) in message
 
 
@@ -675,8 +673,13 @@ def test_definition_change_changes_fingerprint(key, value):
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("help", '"other help"'), ("retries", "3"), ("retry_delay", "5"), ("timeout", "999"),
-     ("after", '["c"]')],
+    [
+        ("help", '"other help"'),
+        ("retries", "3"),
+        ("retry_delay", "5"),
+        ("timeout", "999"),
+        ("after", '["c"]'),
+    ],
 )
 def test_other_keys_leave_fingerprint_alone(key, value):
     assert fingerprint_with(**{key: value}) == fingerprint_with()
@@ -684,7 +687,9 @@ def test_other_keys_leave_fingerprint_alone(key, value):
 
 def test_shell_change_changes_fingerprint():
     text = '[tasks.a]\ncmd = "run"\n'
-    assert task_of(text).fingerprint != task_of('[settings]\nshell = "/bin/bash"\n' + text).fingerprint
+    assert (
+        task_of(text).fingerprint != task_of('[settings]\nshell = "/bin/bash"\n' + text).fingerprint
+    )
 
 
 def test_python_target_change_changes_fingerprint():

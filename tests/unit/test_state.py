@@ -208,8 +208,11 @@ def test_history_append_and_read(state_dir):
     history.append(("run", "run2", 20.0, 1.0, 0, 1, 0, 0))
     history.close()
     entries = History(state_dir).read()
-    assert [entry[:2] for entry in entries] == [("attempt", "run1"), ("run", "run1"),
-                                                ("run", "run2")]
+    assert [entry[:2] for entry in entries] == [
+        ("attempt", "run1"),
+        ("run", "run1"),
+        ("run", "run2"),
+    ]
 
 
 def test_history_prunes_to_the_most_recent_runs(state_dir, monkeypatch):

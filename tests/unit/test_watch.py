@@ -93,7 +93,9 @@ def test_not_relevant(path):
     assert not relevance(PROJECT)(path)
 
 
-@pytest.mark.parametrize("name", [".a.txt.swp", ".a.txt.swo", "a.txt~", ".#a.txt", "#a.txt#", "4913"])
+@pytest.mark.parametrize(
+    "name", [".a.txt.swp", ".a.txt.swo", "a.txt~", ".#a.txt", "#a.txt#", "4913"]
+)
 def test_editor_files(name):
     assert is_editor_file(name)
 

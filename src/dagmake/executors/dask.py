@@ -205,8 +205,7 @@ class DaskRunner:
         finally:
             with self._lock:
                 self._futures.pop(key, None)
-            if self.client.status == "running":
-                distributed.Variable(spec["claim"], client=self.client).delete()
+            self._forget(spec["claim"])
         if result.get("lost"):
             message = f"worker died: {result['lost']}"
             _write_log(log_path, f"dagmake: dask {message} while running this task\n")
@@ -282,6 +281,16 @@ class DaskRunner:
                 cluster.close(timeout=5)
             except Exception:
                 pass
+
+    def _forget(self, claim: str) -> None:
+        """Drop an attempt's claim from the scheduler (a cleared Event is deleted there)."""
+        if self.client is None or self.client.status != "running":
+            return
+        try:
+            distributed.Event(claim, client=self.client).clear()
+            distributed.Variable(claim, client=self.client).delete()
+        except Exception:
+            pass
 
     def _lost(self) -> ExecutorError:
         return ExecutorError(

@@ -65,14 +65,14 @@ def execute(spec: dict, cancel: str) -> dict:
     client = get_client()
     # Dask re-runs a task whose worker died, and the dead worker's command may have been
     # writing outputs: report the death instead, and let dagmake's own retry policy decide.
-    claim = Variable(spec["claim"], client=client)
-    try:
-        first = claim.get(timeout=0)
-    except TimeoutError:
-        first = None
-    if first is not None:
-        return {**result, "lost": first}
-    claim.set(where)
+    # An Event to test (a missing Variable would log an error on the scheduler), and a
+    # Variable to say which worker that was.
+    claim = Event(spec["claim"], client=client)
+    who = Variable(spec["claim"], client=client)
+    if claim.is_set():
+        return {**result, "lost": who.get(timeout=10)}
+    who.set(where)
+    claim.set()
 
     task = Task.from_data(spec["task"])
     wrap = None

@@ -170,7 +170,7 @@ def _gantt(timeline) -> str:
     total = timeline.seconds if timeline.seconds > 0 else 1.0
     scale = _WIDTH / total
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="gantt" width="{width}" height="{height}" '
+        f'<svg class="gantt" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="Gantt chart of the run">'
     ]
     step = _tick_step(total)

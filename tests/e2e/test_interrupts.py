@@ -1,0 +1,249 @@
+"""Ctrl-C and SIGTERM in mid-build: children stopped, nothing orphaned, state recorded, exit 130."""
+
+import signal
+
+import pytest
+from background import Background, kill_leftovers, read_pid
+from conftest import assert_nothing_ran, assert_ran, process_gone, wait_until
+
+# Each blocking task completes at once when the file `go` exists (so the rerun after the
+# interrupt can finish), and otherwise writes part of its output and blocks, with a child
+# process in its group whose pid it writes down.
+PIPELINE = """\
+[tasks.first]
+cmd = "echo first > first.txt"
+outputs = ["first.txt"]
+
+[tasks.polite]
+cmd = '''
+if [ -e go ]; then echo done > polite.txt; exit 0; fi
+echo partial > polite.txt
+sleep 30 & echo $! > polite.child
+echo $$ > polite.pid
+wait
+'''
+inputs = ["first.txt"]
+outputs = ["polite.txt"]
+
+[tasks.later]
+cmd = "cat polite.txt > later.txt"
+inputs = ["polite.txt"]
+outputs = ["later.txt"]
+"""
+
+# The task and its child ignore SIGTERM: only SIGKILL stops them.
+STUBBORN = """\
+[tasks.stubborn]
+cmd = '''
+if [ -e go ]; then echo done > stubborn.txt; exit 0; fi
+trap '' TERM
+echo partial > stubborn.txt
+sleep 30 & echo $! > stubborn.child
+echo $$ > stubborn.pid
+wait
+'''
+outputs = ["stubborn.txt"]
+"""
+
+PIDS = ("polite.pid", "polite.child", "stubborn.pid", "stubborn.child", "leader.pid", "child.pid")
+
+
+@pytest.fixture
+def cleanup(project):
+    running = []
+    yield running.append
+    for background in running:
+        background.stop()
+    kill_leftovers(project, *PIDS)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_stops_the_running_task_and_keeps_what_finished(project, cleanup, signum):
+    project.pipefile(PIPELINE)
+    build = Background(project, "-j3")
+    cleanup(build)
+    leader = read_pid(project, "polite.pid")
+    child = read_pid(project, "polite.child")
+
+    build.send(signum)
+
+    assert build.wait() == 130, build.output
+    assert "Traceback" not in build.output
+    assert "interrupted" in build.stdout
+    assert "INTERRUPTED polite" in build.stdout
+    # the task dies on SIGTERM: no waiting out the grace period
+    assert build.seconds_since_signal() < 1.8, build.output
+    assert process_gone(leader)
+    assert wait_until(lambda: process_gone(child), timeout=5), "the task's child survived"
+    # first finished before the interrupt and stays done; polite wrote part of its output
+    # but is stale anyway; later never started
+    assert project.read("polite.txt") == "partial\n"
+    result = project.run("-n")
+    assert result.returncode == 0, result
+    assert result.stdout == (
+        "polite: its last run was interrupted\nlater: output later.txt is missing\n"
+    ), result
+    project.write("go")
+    assert_ran(project.run(), ["polite", "later"])
+    assert project.read("later.txt") == "done\n"
+    assert_nothing_ran(project.run())
+
+
+def test_a_second_sigint_kills_a_task_that_ignores_sigterm_at_once(project, cleanup):
+    project.pipefile(STUBBORN)
+    build = Background(project)
+    cleanup(build)
+    leader = read_pid(project, "stubborn.pid")
+    child = read_pid(project, "stubborn.child")
+
+    build.send(signal.SIGINT)
+    # SIGTERM is ignored: dagmake waits for the grace period (2 s)...
+    assert not wait_until(lambda: build.process.poll() is not None, timeout=0.4)
+    assert not process_gone(leader)
+    # ...unless a second Ctrl-C says not to
+    build.send(signal.SIGINT)
+
+    assert build.wait() == 130, build.output
+    assert build.seconds_since_signal() < 1.5, build.output
+    assert "Traceback" not in build.output
+    assert wait_until(lambda: process_gone(leader) and process_gone(child), timeout=5)
+    assert project.run("-n").stdout == "stubborn: its last run was interrupted\n"
+
+
+def test_a_task_that_ignores_sigterm_is_killed_after_the_grace_period(project, cleanup):
+    project.pipefile(STUBBORN)
+    build = Background(project)
+    cleanup(build)
+    leader = read_pid(project, "stubborn.pid")
+    child = read_pid(project, "stubborn.child")
+
+    build.send(signal.SIGINT)
+
+    assert build.wait(timeout=15) == 130, build.output
+    assert build.seconds_since_signal() >= 1.5, "SIGKILL came before the grace period ended"
+    assert "Traceback" not in build.output
+    assert wait_until(lambda: process_gone(leader) and process_gone(child), timeout=5)
+
+
+def test_no_orphan_when_the_task_dies_but_its_child_ignores_sigterm(project, cleanup):
+    # The shell dies on SIGTERM at once; its child lives on in the task's process group.
+    project.pipefile(
+        """\
+        [tasks.leaky]
+        cmd = '''
+        (trap '' TERM; exec sleep 30) & echo $! > child.pid
+        echo $$ > leader.pid
+        wait
+        '''
+        outputs = ["leaky.txt"]
+        """
+    )
+    build = Background(project)
+    cleanup(build)
+    leader = read_pid(project, "leader.pid")
+    child = read_pid(project, "child.pid")
+
+    build.send(signal.SIGINT)
+
+    assert build.wait(timeout=15) == 130, build.output
+    assert process_gone(leader)
+    assert process_gone(child), "the task's child outlived dagmake"
+
+
+def test_a_task_that_exits_0_on_sigterm_still_counts_as_interrupted(project, cleanup):
+    # Cleaning up and exiting 0 on SIGTERM is common; the output may still be partial.
+    project.pipefile(
+        """\
+        [tasks.graceful]
+        cmd = '''
+        trap 'exit 0' TERM
+        echo partial > graceful.txt
+        sleep 30 & echo $! > child.pid
+        echo $$ > leader.pid
+        wait
+        '''
+        outputs = ["graceful.txt"]
+        """
+    )
+    build = Background(project)
+    cleanup(build)
+    read_pid(project, "leader.pid")
+    child = read_pid(project, "child.pid")
+
+    build.send(signal.SIGINT)
+
+    assert build.wait() == 130, build.output
+    assert "INTERRUPTED graceful" in build.stdout
+    assert wait_until(lambda: process_gone(child), timeout=5)
+    assert project.run("-n").stdout == "graceful: its last run was interrupted\n"
+
+
+def test_interrupting_a_python_task(project, cleanup):
+    project.write(
+        "slow.py",
+        "import os, time\n"
+        "def main(outputs):\n"
+        "    with open(outputs[0], 'w') as f:\n"
+        "        f.write('partial')\n"
+        "    with open('leader.pid', 'w') as f:\n"
+        "        f.write(str(os.getpid()))\n"
+        "    if not os.path.exists('go'):\n"
+        "        time.sleep(30)\n",
+    )
+    project.pipefile(
+        """\
+        [tasks.py]
+        python = "slow:main"
+        outputs = ["py.txt"]
+        """
+    )
+    build = Background(project)
+    cleanup(build)
+    leader = read_pid(project, "leader.pid")
+
+    build.send(signal.SIGINT)
+
+    assert build.wait() == 130, build.output
+    assert "Traceback" not in build.output
+    assert wait_until(lambda: process_gone(leader), timeout=5)
+    assert project.run("-n").stdout == "py: its last run was interrupted\n"
+    project.write("go")
+    assert_ran(project.run(), ["py"])
+
+
+def test_interrupt_during_a_retry_delay_ends_at_once(project, cleanup):
+    project.pipefile(
+        """\
+        [tasks.flaky]
+        cmd = "echo partial > flaky.txt; exit 3"
+        outputs = ["flaky.txt"]
+        retries = 2
+        retry_delay = 60
+        """
+    )
+    build = Background(project)
+    cleanup(build)
+    assert wait_until(lambda: "retrying in 60 s" in build.stdout), build.output
+
+    build.send(signal.SIGINT)
+
+    assert build.wait() == 130, build.output
+    assert build.seconds_since_signal() < 1.5
+    assert "Traceback" not in build.output
+    assert project.run("-n").stdout == "flaky: its last run was interrupted\n"
+
+
+def test_interrupt_while_waiting_for_the_lock(project, cleanup):
+    project.pipefile(STUBBORN)
+    holder = Background(project)
+    cleanup(holder)
+    read_pid(project, "stubborn.pid")
+    waiter = Background(project, "--wait")
+    cleanup(waiter)
+    assert wait_until(lambda: "waiting for dagmake" in waiter.stderr), waiter.output
+
+    waiter.send(signal.SIGINT)
+
+    assert waiter.wait() == 130, waiter.output
+    assert "Traceback" not in waiter.output
+    assert holder.process.poll() is None  # the holder was not disturbed
