@@ -163,6 +163,7 @@ def _read_log(path: str, max_lines: int) -> str:
 
 def _terminal_width() -> int:
     try:
-        return os.get_terminal_size().columns
+        columns = os.get_terminal_size().columns
     except OSError:
         return 80
+    return columns if columns >= 20 else 80  # a terminal with no size set reports 0

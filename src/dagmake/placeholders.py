@@ -15,7 +15,14 @@ def quote(word: str) -> str:
 
 
 def quote_all(words) -> str:
-    return " ".join(quote(w) for w in words)
+    """Quote each word and join with spaces; a glob pattern stays unquoted so the shell expands it."""
+    return " ".join(w if _is_plain_glob(w) else quote(w) for w in words)
+
+
+def _is_plain_glob(word: str) -> bool:
+    return ("*" in word or "?" in word or "[" in word) and all(
+        c in _SAFE or c in "*?[]!" for c in word
+    )
 
 
 def names_in(text: str) -> list[str]:

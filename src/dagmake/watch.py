@@ -51,6 +51,10 @@ def _loop(project, options, source, warn) -> None:
     debounce = DEBOUNCE if options.debounce is None else options.debounce
     # Events from here on queue up, so an edit during the first build starts a second one.
     source.start(watch_roots(project))
+    if getattr(source, "polling", False):
+        # Polling reports changes in clumps, one per interval: a shorter quiet period
+        # would cut a burst that straddles two polls into two rounds.
+        debounce = max(debounce, source.interval)
     relevant = relevance(project)
     if not _round(project, options, warn, first=True):
         return

@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from fakes import FakeRunner
 
 from dagmake.events import (
     FAILED,
@@ -20,12 +19,12 @@ from dagmake.graph import Graph
 from dagmake.plan import Reason, plan
 from dagmake.runner import ProcessRunner
 from dagmake.task import ShellAction, Task
+from fakes import FakeRunner
 
 
-def task(name, after=(), *, retries=0, command="true", **fields):
-    return Task(
-        name, ShellAction((command,)), after=after, retries=retries, retry_delay=0.0, **fields
-    )
+def task(name, after=(), *, command="true", retry_delay=0.0, **fields):
+    """A shell task; retry_delay 0 so that retries cost no time."""
+    return Task(name, ShellAction((command,)), after=after, retry_delay=retry_delay, **fields)
 
 
 def group(name, after=()):
@@ -204,11 +203,8 @@ def test_retries_until_success(tmp_path):
 
 def test_retry_delay_doubles(tmp_path):
     runner = FakeRunner({"a": [1, 1, 1, 0]})
-    the_plan = make_plan(task("a", retries=3))
     # a tiny delay keeps the test fast; what matters is that each wait doubles
-    slow = Task("a", ShellAction(("true",)), retries=3, retry_delay=0.001)
-    the_plan.steps[0].task = slow
-    run = Run(tmp_path, runner)(the_plan)
+    run = Run(tmp_path, runner)(make_plan(task("a", retries=3, retry_delay=0.001)))
     assert [e.retry_in for e in run.of(AttemptFailed)] == [0.001, 0.002, 0.004]
     assert run.status == {"a": OK}
 

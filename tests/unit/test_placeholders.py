@@ -112,3 +112,11 @@ def test_names_in_lists_placeholder_names_in_order():
 )
 def test_parse_override(word, expected):
     assert parse_override(word) == expected
+
+
+def test_quote_all_leaves_glob_patterns_for_the_shell():
+    from dagmake.placeholders import quote_all
+
+    assert quote_all(["a b.csv", "parts/*.csv", "x[12].csv"]) == "'a b.csv' parts/*.csv x[12].csv"
+    # a pattern the shell would split is quoted after all
+    assert quote_all(["my parts/*.csv"]) == "'my parts/*.csv'"

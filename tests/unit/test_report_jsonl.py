@@ -4,8 +4,6 @@ import io
 import json
 import textwrap
 
-from fakes import FakeRunner
-
 from dagmake.build import build
 from dagmake.events import (
     FAILED,
@@ -25,6 +23,7 @@ from dagmake.pipefile import load
 from dagmake.plan import Reason, Step
 from dagmake.report.jsonl import JsonReporter, error_line
 from dagmake.task import ShellAction, Task
+from fakes import FakeRunner
 
 T = 1_700_000_000.0
 

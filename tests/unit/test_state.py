@@ -95,9 +95,11 @@ def test_damaged_file_is_rewritten_before_appending(state_dir):
 
 def test_flipped_byte_in_a_frame_stops_at_the_damage(state_dir):
     path = write(state_dir, [rec("a"), rec("b"), rec("c")])
-    content = bytearray(open(path, "rb").read())
-    content[-3] ^= 0xFF  # inside c's payload: its checksum no longer matches
-    open(path, "wb").write(bytes(content))
+    with open(path, "r+b") as f:
+        f.seek(-3, os.SEEK_END)
+        byte = f.read(1)[0]
+        f.seek(-3, os.SEEK_END)
+        f.write(bytes([byte ^ 0xFF]))  # inside c's payload: its checksum no longer matches
     store, records = load(state_dir)
     assert sorted(records) == ["a", "b"]
     assert store.needs_rewrite

@@ -1,0 +1,51 @@
+"""Glob inputs: edges to producers, new matching files, and {{inputs}} in the shell."""
+
+from conftest import T0, assert_nothing_ran, assert_ran
+
+PIPEFILE = """
+[tasks.make_b]
+cmd = "echo b > parts/b.csv"
+outputs = ["parts/b.csv"]
+
+[tasks.combine]
+cmd = "cat {{inputs}} > all.csv"
+inputs = ["parts/*.csv"]
+outputs = ["all.csv"]
+"""
+
+
+def test_glob_input_depends_on_producer_and_expands_in_the_shell(project):
+    project.pipefile(PIPEFILE)
+    project.write("parts/a.csv", "a\n", ns=T0)
+    result = project.run()
+    assert_ran(result, ["make_b", "combine"])
+    assert result.stdout.index("make_b") < result.stdout.index("combine")
+    assert project.read("all.csv") == "a\nb\n"
+    assert_nothing_ran(project.run())
+
+
+def test_new_file_matching_the_glob_makes_the_task_stale(project):
+    project.pipefile(PIPEFILE)
+    project.write("parts/a.csv", "a\n", ns=T0)
+    assert_ran(project.run(), ["make_b", "combine"])
+    # older than the output, so only the recorded stamps can tell it is new
+    project.write("parts/c.csv", "c\n", ns=T0)
+    dry = project.run("-n")
+    assert "combine: input parts/c.csv is new since the last run" in dry.stdout
+    assert_ran(project.run(), ["combine"])
+    assert project.read("all.csv") == "a\nb\nc\n"
+
+
+def test_glob_matching_nothing_is_an_error(project):
+    project.pipefile(
+        """
+        [tasks.combine]
+        cmd = "cat {{inputs}} > all.csv"
+        inputs = ["parts/*.csv"]
+        outputs = ["all.csv"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 2
+    assert "input glob 'parts/*.csv' matches no file" in result.stderr
+    assert "Traceback" not in result.stderr
