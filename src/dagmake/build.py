@@ -243,7 +243,7 @@ def build(
     finally:
         if project_lock is not None:
             project_lock.release()
-    if hooks:
+    if hooks and (project.settings.on_success or project.settings.on_failure):
         from .hooks import run_hook
 
         run_hook(project, summary, warn=warn)

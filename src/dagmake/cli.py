@@ -374,6 +374,9 @@ def _check_reports(options: Options) -> None:
     clash = next((flag for given, flag in others if given), None)
     if reports and clash:
         raise UsageError(f"{reports[0]} reports on a build; it cannot be combined with {clash}")
+    if options.trace and not os.path.isdir(os.path.dirname(os.path.abspath(options.trace))):
+        # say so now, not after a long build
+        raise UsageError(f"--trace {options.trace}: its directory does not exist")
 
 
 def _history(options: Options) -> int:

@@ -178,6 +178,10 @@ class Executor:
         except KeyboardInterrupt:
             interrupted = True
             self._interrupt(outcomes, running)
+        except Exception:
+            # The build cannot go on (its state cannot be written, say): stop every task first.
+            self._interrupt(outcomes, running)
+            raise
         finally:
             for _ in self._workers:
                 self._work.put(None)
@@ -190,6 +194,7 @@ class Executor:
         self.runner.terminate_all()
         deadline = time.monotonic() + self.grace
         killed = False
+        failure = None
         while running:
             # A second Ctrl-C may land anywhere in here, even while an outcome is recorded:
             # it must always reach kill_all(), never escape and leave a task running.
@@ -206,6 +211,10 @@ class Executor:
             except KeyboardInterrupt:
                 self.runner.kill_all()
                 killed = True
+            except Exception as error:  # recording an outcome failed: stop the rest anyway
+                failure = failure or error
+        if failure is not None:
+            raise failure
 
     def _start(self, step: Step) -> None:
         if len(self._workers) < self.jobs:

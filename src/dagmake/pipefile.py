@@ -277,7 +277,7 @@ class _Validator:
         return found
 
     def _top_line(self, key: str) -> int | None:
-        """The line of a top-level key: a [key] or [key.x] header, or `key = ...` before any table."""
+        """Line of a top-level key: its [key]/[key.x] header, or `key = ...` before any table."""
         in_table = False
         for number, line in enumerate(self.lines, 1):
             stripped = line.strip().replace(" ", "")
@@ -457,7 +457,8 @@ class _Validator:
             or (isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd))
         ):
             raise self.error(
-                f"'cmd' must be a string or a non-empty list of strings, not {_type_name(cmd)} {_short(cmd)}",
+                "'cmd' must be a string or a non-empty list of strings, "
+                f"not {_type_name(cmd)} {_short(cmd)}",
                 task=name,
                 key="cmd",
             )
@@ -575,7 +576,7 @@ class _Validator:
             if "{{" in text:
                 text = expand(text, values, task=task, field=field, file=file)
         except PipefileError as error:
-            # expand() knows the field but not the line; "env.X" is found by its table, "env"
+            # expand() knows the field, not the line; the line of "env.X" is that of "env"
             error.line = _find_line(self.lines, task, field.split(".", 1)[0])
             raise
         return text

@@ -8,9 +8,12 @@ over the old one (the black cache pattern), so no reader ever sees half a file.
 
 from __future__ import annotations
 
+import errno
 import marshal
 import os
 from operator import itemgetter
+
+from .errors import DagmakeError
 
 STATE_FORMAT = 2
 _MAGIC = "dagmake-state"
@@ -168,31 +171,45 @@ class StateStore:
         ensure_state_dir(self.state_dir)
         if self.needs_rewrite:
             self.rewrite(records)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if os.fstat(self._fd).st_size == 0:
-            os.write(self._fd, _frame((_MAGIC, STATE_FORMAT)))
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            empty = os.fstat(self._fd).st_size == 0
+        except OSError as error:
+            raise _cannot_write(self.path, error) from None
+        if empty:
+            _write(self._fd, _frame((_MAGIC, STATE_FORMAT)), self.path)
 
     def append(self, record: Record) -> None:
         """Add one record; a single write(2), so a kill leaves the frame whole or torn, never mixed."""
         if self._fd is None:
             raise RuntimeError("StateStore.open_for_append() was not called")
-        os.write(self._fd, _frame(record.to_data()))
+        _write(self._fd, _frame(record.to_data()), self.path)
         self.frames += 1
 
     def compact(self, records: dict[str, Record]) -> None:
         """Fold appended records into one frame, so the next load is a single loads() call."""
         if self.frames > 2:
-            self.rewrite(records)
+            try:
+                self.rewrite(records)
+            except StateWriteError:
+                pass  # the appended file is as good, only slower to load
 
     def rewrite(self, records: dict[str, Record]) -> None:
         ensure_state_dir(self.state_dir)
         temporary = f"{self.path}.{os.getpid()}.tmp"
-        with open(temporary, "wb") as f:
-            f.write(_frame((_MAGIC, STATE_FORMAT)))
-            f.write(_frame([record.to_data() for record in records.values()]))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, self.path)
+        try:
+            with open(temporary, "wb") as f:
+                f.write(_frame((_MAGIC, STATE_FORMAT)))
+                f.write(_frame([record.to_data() for record in records.values()]))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, self.path)
+        except OSError as error:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+            raise _cannot_write(self.path, error) from None
         self.needs_rewrite = False
         self.frames = 2
 
@@ -200,6 +217,26 @@ class StateStore:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+class StateWriteError(DagmakeError):
+    """.dagmake/state cannot be written (disk full, permissions, a directory in its place)."""
+
+
+def _cannot_write(path: str, error: OSError) -> StateWriteError:
+    return StateWriteError(
+        f"cannot write {path}: {error.strerror or error}",
+        hint="free some space or fix the permissions; without its state dagmake cannot go on safely",
+    )
+
+
+def _write(fd: int, data: bytes, path: str) -> None:
+    try:
+        written = os.write(fd, data)
+    except OSError as error:
+        raise _cannot_write(path, error) from None
+    if written != len(data):  # the disk filled up mid-frame: the next load drops the torn end
+        raise _cannot_write(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
 
 
 def _is_header(obj, magic: str) -> bool:
@@ -223,15 +260,22 @@ class History:
             size = os.path.getsize(self.path)
         except OSError:
             size = 0
-        if size > self.MAX_BYTES:
-            self._prune()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if os.fstat(self._fd).st_size == 0:
-            os.write(self._fd, _frame((_HISTORY_MAGIC, STATE_FORMAT)))
+        # Best effort: the history only informs reports, so a full disk must not stop a build.
+        try:
+            if size > self.MAX_BYTES:
+                self._prune()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if os.fstat(self._fd).st_size == 0:
+                os.write(self._fd, _frame((_HISTORY_MAGIC, STATE_FORMAT)))
+        except OSError:
+            self.close()
 
     def append(self, entry: tuple) -> None:
         if self._fd is not None:
-            os.write(self._fd, _frame(entry))
+            try:
+                os.write(self._fd, _frame(entry))
+            except OSError:
+                self.close()
 
     def close(self) -> None:
         if self._fd is not None:

@@ -19,7 +19,19 @@ POLL_INTERVAL = 0.25
 IGNORED_DIRS = frozenset({".dagmake", ".git", ".hg", ".svn", "__pycache__"})
 # Changes made on another machine (or the Windows side of WSL) never reach inotify here.
 NETWORK_FILESYSTEMS = frozenset(
-    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "drvfs", "afs", "ceph", "glusterfs", "fuse.sshfs"}
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "9p",
+        "drvfs",
+        "afs",
+        "ceph",
+        "glusterfs",
+        "fuse.sshfs",
+    }
 )
 # Reads change nothing, yet on inotify every task opening an input fires them;
 # a directory's "modified" only repeats the events of the files inside it.
@@ -117,7 +129,9 @@ def _round(project, options, warn, *, first: bool) -> bool:
 
 
 def collect(get, relevant, quiet: float, *, limit: float = MAX_WAIT, clock=time.monotonic):
-    """Wait for a relevant changed path, then for `quiet` seconds with no new one; return them sorted.
+    """Wait for a relevant changed path, then until `quiet` seconds pass with no new one.
+
+    Returns the relevant paths, sorted and without repeats.
 
     Args:
         get: get(timeout) -> path, raising queue.Empty after timeout seconds (None: forever).

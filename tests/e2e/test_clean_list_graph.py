@@ -3,6 +3,7 @@
 import os
 
 import pytest
+
 from conftest import T0, Project, assert_ran
 
 PIPEFILE = """\

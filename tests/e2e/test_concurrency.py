@@ -17,7 +17,8 @@ outputs = ["right.txt"]
 EXCLUSIVE = "\n".join(
     f"""\
 [tasks.{name}]
-cmd = "mkdir held || exit 9; echo start {name} >> trace; sleep 0.05; echo end {name} >> trace; rmdir held; touch {name}.txt"
+cmd = ["mkdir held", "echo start {name} >> trace", "sleep 0.05", "echo end {name} >> trace",
+       "rmdir held", "touch {name}.txt"]
 outputs = ["{name}.txt"]
 """
     for name in ("t1", "t2", "t3", "t4")

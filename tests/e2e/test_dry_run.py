@@ -126,7 +126,10 @@ def test_always_and_no_outputs(project):
         cmd = "true"
         """
     )
-    assert dry_run(project) == ["check: it has no outputs, so it always runs", "fetch: always = true"]
+    assert dry_run(project) == [
+        "check: it has no outputs, so it always runs",
+        "fetch: always = true",
+    ]
 
 
 def test_dry_run_on_a_built_project_changes_no_byte_of_the_state(project):

@@ -1,8 +1,9 @@
-"""Load and usage errors: a one- or two-line `dagmake:` message naming the place, exit 2, no traceback."""
+"""Load and usage errors: a short `dagmake:` message naming the place, exit 2, no traceback."""
 
 import re
 
 import pytest
+
 from conftest import Project
 
 
@@ -64,7 +65,7 @@ CASES = {
         cmd = "echo"
         inputs = "x.txt"
         """,
-        ["Pipefile.toml:3:", "task 'a'", "'inputs' must be a list", "inputs = [\"x.txt\"]"],
+        ["Pipefile.toml:3:", "task 'a'", "'inputs' must be a list", 'inputs = ["x.txt"]'],
     ),
     "wrong-type-number": (
         """\
@@ -148,7 +149,7 @@ CASES = {
         """,
         ["task 'a'", "outside the project"],
     ),
-    "no-tasks": ("[vars]\nx = \"1\"\n", ["no tasks defined"]),
+    "no-tasks": ('[vars]\nx = "1"\n', ["no tasks defined"]),
 }
 
 

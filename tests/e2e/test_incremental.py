@@ -1,6 +1,7 @@
 """Incremental builds: what is stale (spec rules 1-7), and that exactly that reruns."""
 
 import pytest
+
 from conftest import SECOND, T0, Project, assert_nothing_ran, assert_ran
 
 # raw.txt -> upper.txt -> count.txt, and an unrelated task.
@@ -85,7 +86,7 @@ def test_upstream_that_leaves_its_output_alone_does_not_rerun_downstream(project
         """\
         [tasks.norm]
         # rewrites norm.txt only when its content would change
-        cmd = "tr a-z A-Z < in.txt > tmp.txt; cmp -s tmp.txt norm.txt || cp tmp.txt norm.txt; rm tmp.txt"
+        cmd = ["tr a-z A-Z < in.txt > tmp.txt", "cmp -s tmp.txt norm.txt || cp tmp.txt norm.txt"]
         inputs = ["in.txt"]
         outputs = ["norm.txt"]
 
@@ -142,7 +143,10 @@ def test_a_changed_command_reruns_the_task(project):
             id="global-env",
         ),
         pytest.param(
-            ('["other_in.txt"]', '["other_in.txt", "extra.txt"]'), ["other"], "inputs list", id="inputs"
+            ('["other_in.txt"]', '["other_in.txt", "extra.txt"]'),
+            ["other"],
+            "inputs list",
+            id="inputs",
         ),
         pytest.param(
             ('outputs = ["other.txt"]', 'outputs = ["other.txt", "x.txt"]'),

@@ -9,9 +9,10 @@ SUMMARY = re.compile(r"^dagmake: (\d+) ran, (\d+) up to date, (\d+) failed in \d
 
 def chatty(name: str, other: str, lines: int = 40) -> str:
     """A task that waits until `other` runs too, then prints many lines, slowly."""
+    talk = f"for i in $(seq 1 {lines}); do echo {name} line $i; sleep 0.002; done"
     return f"""\
 [tasks.{name}]
-cmd = "touch {name}.started; {sh_wait_for(other + ".started")}; for i in $(seq 1 {lines}); do echo {name} line $i; sleep 0.002; done; touch {name}.txt"
+cmd = "touch {name}.started; {sh_wait_for(other + ".started")}; {talk}; touch {name}.txt"
 outputs = ["{name}.txt"]
 """
 

@@ -1,10 +1,10 @@
-"""`python = "module:function"` tasks: arguments, output, exceptions, missing targets, parallelism."""
+"""`python = "module:function"` tasks: arguments, output, exceptions, missing names, parallelism."""
 
 import textwrap
 
 from conftest import T0, Project, assert_ran
 
-MODULE = '''\
+MODULE = """\
 import json
 import os
 import time
@@ -34,10 +34,6 @@ def boom():
     raise ValueError(f"kaboom {helper}")
 
 
-def says_false():
-    return False
-
-
 def handshake(me, other):
     open(me + ".started", "w").close()
     deadline = time.monotonic() + 10
@@ -54,7 +50,7 @@ def left():
 
 def right():
     handshake("right", "left")
-'''
+"""
 
 
 def pipeline(project: Project, tasks: str) -> None:
@@ -154,13 +150,6 @@ def test_an_exception_fails_the_task_and_shows_the_users_traceback(project):
     assert "runpy" not in result.output
     assert "dagmake/pytask.py" not in project.read(".dagmake/logs/boom.log")
     assert "dagmake: first failure: boom (exit 1)" in result.stdout
-
-
-def test_returning_false_is_a_failure(project):
-    pipeline(project, '[tasks.no]\npython = "steps.work:says_false"\n')
-    result = project.run()
-    assert result.returncode == 1, result
-    assert "FAILED no (exit 1" in result.stdout
 
 
 def test_a_missing_module_is_a_one_line_failure(project):

@@ -5,6 +5,7 @@ import signal
 import subprocess
 
 import pytest
+
 from conftest import (
     Project,
     assert_nothing_ran,
@@ -14,6 +15,9 @@ from conftest import (
     sh_wait_for,
     wait_until,
 )
+
+# A grandchild of the task, whose pid the test can check.
+SLEEPER = "sh -c 'sleep 30 & echo $! > sleeper.pid; wait'"
 
 HOLD = f"""\
 [tasks.hold]
@@ -110,7 +114,7 @@ def test_sigterm_stops_children_and_records_the_task_as_interrupted(project):
         outputs = ["done.txt"]
 
         [tasks.stuck]
-        cmd = "touch stuck.txt; sh -c 'sleep 30 & echo $! > sleeper.pid; wait' & {sh_wait_for("sleeper.pid")}; wait"
+        cmd = "touch stuck.txt; {SLEEPER} & {sh_wait_for("sleeper.pid")}; wait"
         inputs = ["done.txt"]
         outputs = ["stuck.txt"]
         """

@@ -57,11 +57,6 @@ def reason(**changes):
     return judge(task, **arguments)
 
 
-def kind(**changes):
-    found = reason(**changes)
-    return None if found is None else found.kind
-
-
 OTHER = make_task(action=ShellAction(("run --old",)))  # the task as it was defined before
 
 # (id, changes to the up-to-date facts, expected kind, fragment of the reason's text)

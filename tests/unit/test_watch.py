@@ -1,4 +1,4 @@
-"""Watch mode without an observer: the relevance filter, the debounce, the polling choice, the loop."""
+"""Watch mode without an observer: relevance filter, debounce, polling choice, the loop."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def test_not_editor_files(name):
 
 
 class Timeline:
-    """Changes arriving at given times; get() and clock() advance a fake clock instead of waiting."""
+    """Changes arriving at given times; get() advances a fake clock instead of waiting."""
 
     def __init__(self, changes):
         self.changes = sorted(changes)
@@ -201,6 +201,41 @@ def test_environment_forces_polling(monkeypatch, tmp_path, value, polls):
     monkeypatch.setattr(watch_module, "why_poll", lambda root, roots: None)
     project = fake_project([("a", ["in/a.txt"], ["out/a.txt"])], root=str(tmp_path))
     assert watch_module._use_polling(project, Options(), warn=print) is polls
+
+
+def test_why_poll_names_the_network_filesystem_and_the_watch_limit(monkeypatch, tmp_path):
+    for index in range(10):
+        (tmp_path / f"d{index}").mkdir()
+    proc = {"/proc/mounts": MOUNTS, "/proc/sys/fs/inotify/max_user_watches": "8192\n"}
+    monkeypatch.setattr(watch_module, "_read", lambda path: proc[path])
+    monkeypatch.setattr(watch_module.sys, "platform", "linux")
+    roots = [(str(tmp_path), True)]
+    assert watch_module.why_poll(str(tmp_path), roots) is None
+    assert "network filesystem (nfs4)" in watch_module.why_poll("/mnt/data/project", roots)
+    proc["/proc/sys/fs/inotify/max_user_watches"] = "16\n"
+    why = watch_module.why_poll(str(tmp_path), roots)
+    assert "more than 8 directories" in why and "max_user_watches = 16" in why
+
+
+def test_falls_back_to_polling_when_native_events_fail(tmp_path):
+    class NoInotify(watch_module.WatchdogSource):
+        def _start(self, roots):
+            if not self.polling:
+                raise OSError(24, "Too many open files")
+            super()._start(roots)
+
+    warnings = []
+    source = NoInotify(warn=warnings.append)
+    source.start([(str(tmp_path), True)])
+    try:
+        assert source.polling
+        assert warnings == [
+            "native file events are unavailable (Too many open files); polling every 0.25 s instead"
+        ]
+        (tmp_path / "new.txt").write_text("x")
+        assert source.get(timeout=10) == str(tmp_path / "new.txt")
+    finally:
+        source.stop()
 
 
 # --- the loop, fed by a fake event source ----------------------------------------------------

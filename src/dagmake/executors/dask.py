@@ -56,11 +56,11 @@ class DaskRunner:
 
     @property
     def where(self) -> str:
+        if self.client is not None and getattr(self.client.scheduler, "address", None):
+            return self.client.scheduler.address
         if self.address:
             return self.address
-        if self.scheduler_file:
-            return f"the scheduler in {self.scheduler_file}"
-        return "the local cluster"
+        return f"from {self.scheduler_file}" if self.scheduler_file else "(local cluster)"
 
     # -- connecting ------------------------------------------------------------------------
 
@@ -78,7 +78,7 @@ class DaskRunner:
                 )
             except (OSError, TimeoutError, ValueError) as error:
                 raise ExecutorError(
-                    f"cannot connect to dask scheduler at {self.where}: {_short(error)}",
+                    f"cannot connect to dask scheduler {self.where}: {_short(error)}",
                     hint="start one with `dask scheduler`, or check --scheduler/--scheduler-file",
                 )
         else:
@@ -88,18 +88,19 @@ class DaskRunner:
                 n_workers=1,
                 threads_per_worker=self.jobs,
                 processes=False,
-                dashboard_address=None,
+                dashboard_address=":0",  # None still binds 8787 (for /health)
                 resources={"cpu": self.jobs},
             )
             self.client = distributed.Client(self.cluster, set_as_default=False)
         try:
             self.client.wait_for_workers(1, timeout=self.connect_timeout)
         except TimeoutError:
-            self.close()
-            raise ExecutorError(
-                f"dask scheduler at {self.where} has no workers",
+            error = ExecutorError(
+                f"dask scheduler {self.where} has no workers",
                 hint="start some with `dask worker <address>`",
             )
+            self.close()
+            raise error
         self.check_workers()
         self.default_jobs = max(1, sum(w.get("nthreads", 1) for w in self._workers().values()))
         self._cancel = distributed.Event(self.cancel_name, client=self.client)
@@ -118,14 +119,15 @@ class DaskRunner:
             while True:
                 probes = self.client.run(remote.probe, self.root, marker, token, on_error="return")
                 problem = worker_problem(probes, self.root)
-                if problem is None or "cannot see" not in problem or time.monotonic() > deadline:
+                if problem is None or problem[0] != "marker" or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
         finally:
             os.unlink(os.path.join(self.root, marker))
         if problem is not None:
             self.close()
-            raise ExecutorError(problem, hint=_HINTS.get(problem.split(":")[0]))
+            kind, message = problem
+            raise ExecutorError(message, hint=_HINTS.get(kind))
 
     def _workers(self) -> dict:
         try:
@@ -142,7 +144,7 @@ class DaskRunner:
         if self._stopping:
             return Attempt(number, 130, started, 0.0, interrupted=True)
         if self.client is None:
-            self.open()
+            raise RuntimeError("DaskRunner.open() was not called")  # build() calls it
         if self.client.status not in ("running", "newly-created"):
             raise self._lost()
         resources = dict(task.resources)
@@ -244,8 +246,8 @@ class DaskRunner:
     def terminate_all(self) -> None:
         """Ask every running attempt to stop: workers TERM, then KILL, its process group."""
         self._stopping = True
-        if self._cancel is None:
-            return
+        if self._cancel is None or self.client is None or self.client.status != "running":
+            return  # without a scheduler, workers stop the commands themselves (remote._watch)
         try:
             self._cancel.set()
         except Exception:  # the scheduler is gone
@@ -293,45 +295,51 @@ class DaskRunner:
             pass
 
     def _lost(self) -> ExecutorError:
+        _quiet()  # our message says it; Dask's reconnect tracebacks would bury it
         return ExecutorError(
-            f"lost connection to dask scheduler at {self.where}; build aborted",
+            f"lost connection to dask scheduler {self.where}; build aborted",
             hint="tasks that finished are recorded; run dagmake again to continue",
         )
 
 
 _HINTS = {
-    "version": "install the same dagmake on the client and every worker",
+    "version": f"install the same dagmake ({__version__}) on every worker",
     "shared": "the project directory must be on a filesystem every worker mounts at the same path",
+    "marker": "the project directory must be on a filesystem every worker mounts at the same path",
 }
 
 
-def worker_problem(probes: dict, root: str) -> str | None:
-    """The first problem in {worker address: probe() result or exception}, or None."""
+def worker_problem(probes: dict, root: str) -> tuple[str, str] | None:
+    """The first problem, as (kind, message), in {worker address: probe() or exception}."""
     for address, seen in sorted(probes.items()):
         if isinstance(seen, BaseException):
             if isinstance(seen, ImportError) or "dagmake" in str(seen):
-                return (
-                    f"version: dask worker {address} cannot run dagmake ({_short(seen)}); "
-                    f"install dagmake {__version__} there"
-                )
-            return f"dask worker {address} failed a check: {type(seen).__name__}: {_short(seen)}"
+                return "version", f"dask worker {address} cannot run dagmake: {_short(seen)}"
+            return "check", f"dask worker {address} failed a check: {_short(seen)}"
         if seen["version"] != __version__:
-            return (
-                f"version: dask worker {address} ({seen['host']}) runs dagmake "
-                f"{seen['version']}, this is {__version__}"
+            return "version", (
+                f"dask worker {address} ({seen['host']}) runs dagmake {seen['version']}, "
+                f"this is dagmake {__version__}"
             )
     for address, seen in sorted(probes.items()):
         if not seen["root"]:
-            return (
-                f"shared: dask worker {address} ({seen['host']}) cannot see the project "
-                f"directory {root}"
+            return "shared", (
+                f"dask worker {address} ({seen['host']}) cannot see the project directory {root}"
             )
         if not seen["marker"]:
-            return (
-                f"shared: dask worker {address} ({seen['host']}) cannot see the files in "
-                f"{root}: it has a different directory at that path"
+            return "marker", (
+                f"dask worker {address} ({seen['host']}) cannot see the files in {root}: "
+                "a different directory has that path there"
             )
     return None
+
+
+def _quiet() -> None:
+    import logging
+
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _short(error: BaseException) -> str:

@@ -15,7 +15,7 @@ import time
 from .._version import __version__
 
 POLL = 0.2  # seconds between looks at the build's cancel event
-LOST_AFTER = 30.0  # with no answer from the scheduler for this long, stop the command
+LOST_AFTER = 10.0  # with no answer from the scheduler for this long, stop the command
 GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
 
 
@@ -85,7 +85,9 @@ def execute(spec: dict, cancel: str) -> dict:
     runner = ProcessRunner(spec["root"], grace=spec["grace"], wrap=wrap)
     done = threading.Event()
     watcher = threading.Thread(
-        target=_watch, args=(Event(cancel, client=client), runner, spec["grace"], done), daemon=True
+        target=_watch,
+        args=(Event(cancel, client=client), worker, runner, spec["grace"], done),
+        daemon=True,
     )
     watcher.start()
     try:
@@ -107,15 +109,22 @@ def execute(spec: dict, cancel: str) -> dict:
     }
 
 
-def _watch(event, runner, grace: float, done: threading.Event) -> None:
-    """Poll the cancel event; when set (or the scheduler is gone), TERM then KILL the group."""
+def _watch(event, worker, runner, grace: float, done: threading.Event) -> None:
+    """Poll the cancel event; when set (or the scheduler is gone), TERM then KILL the group.
+
+    A worker that lost its scheduler closes itself: nobody can receive the result any
+    more, and dagmake records the task as interrupted, so the command must not go on.
+    """
     last_answer = time.monotonic()
     while not done.wait(POLL):
-        try:
-            cancelled = event.is_set()
-            last_answer = time.monotonic()
-        except Exception:
-            cancelled = time.monotonic() - last_answer > LOST_AFTER
+        if getattr(worker.status, "name", "running") in ("closing", "closed", "failed"):
+            cancelled = True
+        else:
+            try:
+                cancelled = event.is_set()
+                last_answer = time.monotonic()
+            except Exception:
+                cancelled = time.monotonic() - last_answer > LOST_AFTER
         if cancelled:
             runner.terminate_all()
             if not done.wait(grace):

@@ -1,0 +1,132 @@
+"""Paths: nothing outside the project is written or deleted; odd file names pass through intact."""
+
+import json
+import os
+
+import pytest
+from conftest import assert_nothing_ran, assert_ran
+
+ONE_OUTPUT = """\
+[vars]
+up = ".."
+
+[tasks.escape]
+cmd = "echo x > {{{{outputs}}}}"
+outputs = ["{output}"]
+"""
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["../x.txt", "a/../../x.txt", "{{up}}/x.txt", "/tmp/dagmake-test-absolute.txt"],
+)
+@pytest.mark.parametrize("command", [(), ("-n",), ("--clean",), ("-l",)], ids=str)
+def test_an_output_outside_the_project_is_a_load_error(project, output, command):
+    project.pipefile(ONE_OUTPUT.format(output=output))
+    result = project.run(*command)
+    assert result.returncode == 2, result
+    assert "task 'escape': output" in result.stderr
+    assert "is outside the project directory" in result.stderr
+    assert "Traceback" not in result.output
+    assert not project.path("../x.txt").exists()
+    assert not os.path.exists("/tmp/dagmake-test-absolute.txt")
+
+
+def test_a_task_whose_output_directory_is_a_symlink_out_fails_before_running(project, tmp_path):
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    os.symlink(outside, project.path("out"))
+    project.pipefile(
+        """\
+        [tasks.escape]
+        cmd = "touch ran.flag; echo x > {{outputs}}"
+        outputs = ["out/x.txt"]
+
+        [tasks.inside]
+        cmd = "echo x > {{outputs}}"
+        outputs = ["inside.txt"]
+        """
+    )
+    result = project.run("-k")
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.output
+    assert f"output out/x.txt resolves outside the project ({outside})" in result.stdout
+    assert not project.exists("ran.flag"), "the task ran"
+    assert sorted(os.listdir(outside)) == ["keep.txt"]
+    assert result.ran() == ["inside"]
+    # it stays failed, and --clean will not follow the link either
+    assert project.run("-n").stdout == "escape: output out/x.txt is missing\n"
+    result = project.run("--clean")
+    assert result.returncode == 2, result
+    assert "refusing to delete out/x.txt: it resolves outside the project" in result.stderr
+    assert sorted(os.listdir(outside)) == ["keep.txt"]
+    assert not project.exists("inside.txt")  # the rest is cleaned
+
+
+def test_clean_removes_a_symlink_output_but_not_its_target(project, tmp_path):
+    outside = tmp_path.parent / f"{tmp_path.name}-target.txt"
+    outside.write_text("precious")
+    project.pipefile(
+        """\
+        [tasks.link]
+        cmd = "ln -s {target} link.txt"
+        outputs = ["link.txt"]
+        """.replace("{target}", str(outside))
+    )
+    assert_ran(project.run(), ["link"])
+    result = project.run("--clean")
+    assert result.returncode == 0, result
+    assert not os.path.lexists(project.path("link.txt"))
+    assert outside.read_text() == "precious"
+
+
+ODD_NAMES = [
+    "with space.txt",
+    "it's.txt",
+    'say "hi".txt',
+    "ünïcödé 数据.txt",
+    "$HOME `id` $(id).txt",
+    "semi;colon & pipe|.txt",
+    "back\\slash.txt",
+]
+
+
+def test_odd_file_names_pass_through_inputs_and_outputs(project):
+    sources = ODD_NAMES[:3]
+    joined = "joined " + ODD_NAMES[3]
+    copies = [f"copy of {name}" for name in ODD_NAMES[3:]]
+    for name in sources:
+        project.write(name, f"<{name}>\n")
+    tasks = {
+        "join": {"cmd": "cat {{inputs}} > {{outputs}}", "inputs": sources, "outputs": [joined]},
+    }
+    for index, name in enumerate(copies):
+        tasks[f"copy{index}"] = {
+            "cmd": "cp {{inputs}} {{outputs}}",
+            "inputs": [joined],
+            "outputs": [name],
+        }
+    project.pipefile(_toml(tasks))
+
+    assert_ran(project.run(), ["join", *(f"copy{i}" for i in range(len(copies)))])
+    expected = "".join(f"<{name}>\n" for name in sources)
+    for name in copies:
+        assert project.read(name) == expected, name
+    assert_nothing_ran(project.run())
+    project.write(sources[1], "edited\n")
+    assert_ran(project.run(), ["join", *(f"copy{i}" for i in range(len(copies)))])
+    assert project.run(ODD_NAMES[5].join(["copy of ", ""])).returncode == 0  # a path target
+    result = project.run("--clean")
+    assert result.returncode == 0, result
+    assert not any(project.exists(name) for name in [joined, *copies])
+    assert all(project.exists(name) for name in sources)
+
+
+def _toml(tasks: dict) -> str:
+    lines = []
+    for name, fields in tasks.items():
+        lines.append(f"[tasks.{name}]")
+        for key, value in fields.items():
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
