@@ -226,7 +226,7 @@ class StateWriteError(DagmakeError):
 def _cannot_write(path: str, error: OSError) -> StateWriteError:
     return StateWriteError(
         f"cannot write {path}: {error.strerror or error}",
-        hint="free some space or fix the permissions; without its state dagmake cannot go on safely",
+        hint="check the space and permissions there: dagmake cannot build safely unrecorded",
     )
 
 

@@ -17,22 +17,10 @@ MAX_WAIT = 2.0  # a steady stream of changes still starts a round after this lon
 POLL_INTERVAL = 0.25
 # Never inputs, and busy: version control, dagmake's own state and logs, bytecode.
 IGNORED_DIRS = frozenset({".dagmake", ".git", ".hg", ".svn", "__pycache__"})
-# Changes made on another machine (or the Windows side of WSL) never reach inotify here.
-NETWORK_FILESYSTEMS = frozenset(
-    {
-        "nfs",
-        "nfs4",
-        "cifs",
-        "smb3",
-        "smbfs",
-        "9p",
-        "drvfs",
-        "afs",
-        "ceph",
-        "glusterfs",
-        "fuse.sshfs",
-    }
-)
+# Changes made on another machine never reach inotify here; 9p and drvfs are how WSL
+# sees Windows drives.
+NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "afs", "ceph"})
+NETWORK_FILESYSTEMS |= {"glusterfs", "fuse.sshfs", "9p", "drvfs"}
 # Reads change nothing, yet on inotify every task opening an input fires them;
 # a directory's "modified" only repeats the events of the files inside it.
 _READ_EVENTS = frozenset({"opened", "closed_no_write"})

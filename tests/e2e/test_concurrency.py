@@ -133,3 +133,12 @@ def test_keep_going_with_two_failures_names_the_first(project):
     assert "FAILED two (exit 5" in result.stdout
     assert "dagmake: first failure: one (exit 4)" in result.stdout
     assert "0 ran, 0 up to date, 2 failed" in result.stdout
+
+
+def test_after_a_failure_the_next_run_resumes_where_it_stopped(project):
+    project.pipefile(FAILING.replace("exit 3", "test -e fixed.flag && touch bad.txt"))
+    result = project.run("-j2", "-k")
+    assert result.returncode == 1, result
+    assert sorted(result.ran()) == ["later", "slow"]
+    project.write("fixed.flag")
+    assert_ran(project.run("-j2"), ["bad", "down"])

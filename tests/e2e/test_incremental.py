@@ -322,3 +322,79 @@ def test_a_directory_output_and_a_file_inside_it(project):
     # a file inside the directory changes: the directory's readers rerun, not the others
     project.make_newer("parts/b.txt", than="all.txt", by=1)
     assert_ran(project.run(), ["use_all"])
+
+
+def _delete_an_output(project):
+    project.path("other.txt").unlink()
+    return ["other"]
+
+
+def _restore_an_older_input(project):
+    project.write("raw.txt", "xyz\n", ns=T0 - SECOND)
+    return ["upper", "count"]
+
+
+def _edit_the_pipefile(project):
+    project.pipefile(CHAIN.replace("wc -c", "wc -m"))
+    return ["count"]
+
+
+def _age_an_output(project):
+    project.touch("count.txt", T0)
+    return ["count"]
+
+
+def _fail_a_task_by_hand(project):
+    # a run that fails leaves state the no-work answer must not outlive
+    project.pipefile(CHAIN.replace("cp other_in.txt other.txt", "exit 1"))
+    assert project.run().returncode == 1
+    project.pipefile(CHAIN)
+    return ["other"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _delete_an_output,
+        _restore_an_older_input,
+        _edit_the_pipefile,
+        _age_an_output,
+        _fail_a_task_by_hand,
+    ],
+)
+def test_a_change_after_a_no_work_run_is_still_seen(project, change):
+    chain(project)
+    assert_ran(project.run(), ["upper", "count", "other"])
+    assert_nothing_ran(project.run())
+    assert_nothing_ran(project.run())
+    expected = change(project)
+    assert_ran(project.run(), expected)
+    assert_nothing_ran(project.run())
+
+
+def test_a_new_file_matching_a_glob_after_a_no_work_run(project):
+    project.pipefile(
+        """\
+        [tasks.gather]
+        cmd = "cat data/*.csv > all.txt"
+        inputs = ["data/*.csv"]
+        outputs = ["all.txt"]
+        """
+    )
+    project.write("data/a.csv", "a\n", ns=T0)
+    assert_ran(project.run(), ["gather"])
+    assert_nothing_ran(project.run())
+    assert_nothing_ran(project.run())
+    project.write("data/b.csv", "b\n", ns=T0)
+    assert_ran(project.run(), ["gather"])
+    assert project.read("all.txt") == "a\nb\n"
+    project.path("data/a.csv").unlink()
+    assert_ran(project.run(), ["gather"])
+    assert project.read("all.txt") == "b\n"
+
+
+def test_a_no_work_answer_is_per_target(project):
+    chain(project)
+    assert_ran(project.run("other"), ["other"])
+    assert_nothing_ran(project.run("other"))
+    assert_ran(project.run("count"), ["upper", "count"])

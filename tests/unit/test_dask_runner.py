@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from dagmake.errors import ExecutorError  # noqa: E402
-from dagmake.executors import remote  # noqa: E402
-from dagmake.executors.dask import DaskRunner, worker_problem  # noqa: E402
-from dagmake.task import PythonAction, ShellAction, Task  # noqa: E402
+from dagmake.errors import ExecutorError
+from dagmake.executors import remote
+from dagmake.executors.dask import DaskRunner, worker_problem
+from dagmake.task import PythonAction, ShellAction, Task
 
 pytestmark = pytest.mark.dask
 

@@ -10,7 +10,7 @@ import pytest
 
 from dagmake.build import build
 from dagmake.errors import ExecutorError
-from dagmake.events import INTERRUPTED, OK
+from dagmake.events import INTERRUPTED, OK, TaskFinished, TaskStarted
 from dagmake.executor import Executor
 from dagmake.graph import Graph
 from dagmake.pipefile import load
@@ -25,36 +25,48 @@ def task(name, after=(), **fields):
 
 
 def run_plan(tmp_path, runner, *tasks, **options):
+    """Run tasks with an Executor; return it, name -> status, not run, interrupted, events."""
     graph = Graph.from_tasks(tasks)
     the_plan = plan(
         graph, set(graph.order), inputs={}, outputs={}, records={},
         forced=dict.fromkeys(graph.order, "test"),
     )  # fmt: skip
+    events = []
     executor = Executor(
-        runner, emit=lambda event: None, log_path=lambda n: str(tmp_path / f"{n}.log"), **options
+        runner, emit=events.append, log_path=lambda n: str(tmp_path / f"{n}.log"), **options
     )
-    outcomes, skipped, not_run, interrupted = executor.run(the_plan)
-    return executor, {o.name: o.status for o in outcomes}, not_run, interrupted
+    outcomes, _, not_run, interrupted = executor.run(the_plan)
+    return executor, {o.name: o.status for o in outcomes}, not_run, interrupted, events
 
 
 def cpu(task):
     return int(dict(task.resources).get("cpu", 1))
 
 
+def starts_and_ends(events):
+    """("start", name) / ("end", name) in the order the executor decided them."""
+    kinds = {TaskStarted: "start", TaskFinished: "end"}
+    return [
+        (kinds[type(e)], e.step.name) for e in events if type(e) in kinds
+    ]  # fmt: skip
+
+
 def test_a_task_takes_as_many_slots_as_its_cpu(tmp_path):
-    # without slots, all three would run at once (each waits until 3 run, or all started)
-    runner = FakeRunner(hold_until=3, total=3)
     tasks = [task(f"t{i}", resources=(("cpu", 2.0),)) for i in range(3)]
-    _, status, _, _ = run_plan(tmp_path, runner, *tasks, jobs=4, cost=cpu)
-    assert runner.max_running == 2
-    assert set(status.values()) == {OK}
+    *_, events = run_plan(tmp_path, FakeRunner(), *tasks, jobs=4, cost=cpu)
+    order = starts_and_ends(events)
+    # 4 slots hold two cpu=2 tasks: the third starts only once one has finished
+    assert order[:2] == [("start", "t0"), ("start", "t1")]
+    assert order[2][0] == "end"
+    assert ("start", "t2") in order[3:]
 
 
 def test_a_task_asking_more_cpu_than_jobs_still_runs_alone(tmp_path):
-    runner = FakeRunner(hold_until=2, total=2)
     tasks = [task("big", resources=(("cpu", 8.0),)), task("small")]
-    _, status, _, _ = run_plan(tmp_path, runner, *tasks, jobs=2, cost=cpu)
-    assert runner.max_running == 1
+    _, status, *_, events = run_plan(tmp_path, FakeRunner(), *tasks, jobs=2, cost=cpu)
+    assert starts_and_ends(events) == [
+        ("start", "big"), ("end", "big"), ("start", "small"), ("end", "small"),
+    ]  # fmt: skip
     assert status == {"big": OK, "small": OK}
 
 
@@ -69,7 +81,7 @@ class LosingRunner(FakeRunner):
 
 def test_a_lost_engine_aborts_the_build_and_starts_nothing_more(tmp_path):
     tasks = [task("first"), task("lost", after=["first"]), task("later", after=["lost"])]
-    executor, status, not_run, interrupted = run_plan(tmp_path, LosingRunner(), *tasks, jobs=2)
+    executor, status, not_run, interrupted, _ = run_plan(tmp_path, LosingRunner(), *tasks, jobs=2)
     assert status == {"first": OK, "lost": INTERRUPTED}
     assert not_run == ["later"]
     assert interrupted
@@ -104,7 +116,9 @@ class LateRunner(FakeRunner):
     def run(self, task, number, log_path, *, on_line=None):
         attempt = super().run(task, number, log_path, on_line=on_line)
         path = os.path.join(self.root, task.outputs[0])
-        threading.Timer(self.delay, lambda: open(path, "w").close()).start()
+        timer = threading.Timer(self.delay, lambda: open(path, "w").close())
+        timer.daemon = True
+        timer.start()
         return attempt
 
 
@@ -125,7 +139,7 @@ def test_without_latency_wait_a_late_output_fails_the_task(tmp_path):
 
 def test_latency_wait_gives_up_at_its_deadline(tmp_path):
     project = write_project(tmp_path, LATE)
-    summary = build(project, runner=LateRunner(str(tmp_path), 30), latency_wait=0.2, hooks=False)
+    summary = build(project, runner=LateRunner(str(tmp_path), 5), latency_wait=0.2, hooks=False)
     assert summary.failed[0].describe() == (
         "did not create output late.txt (after --latency-wait 0.2 s)"
     )

@@ -54,15 +54,6 @@ def get_runner(
 
         return ProcessRunner(root)
     if name == "dask":
-        try:
-            from .dask import DaskRunner
-        except ImportError as error:
-            if error.name not in ("distributed", "dask") and "distributed" not in str(error):
-                raise
-            raise UsageError(
-                "--executor dask needs Dask installed",
-                hint="pip install 'dagmake[dask]' (on this machine and on every worker)",
-            )
         if scheduler and scheduler_file:
             raise UsageError("give --scheduler or --scheduler-file, not both")
         if not scheduler and not scheduler_file:
@@ -75,6 +66,15 @@ def get_runner(
             raise UsageError(
                 f"scheduler file '{scheduler_file}' does not exist",
                 hint="start the scheduler with `dask scheduler --scheduler-file PATH`",
+            )
+        try:
+            from .dask import DaskRunner
+        except ImportError as error:
+            if error.name not in ("distributed", "dask") and "distributed" not in str(error):
+                raise
+            raise UsageError(
+                "--executor dask needs Dask installed",
+                hint="pip install 'dagmake[dask]' (on this machine and on every worker)",
             )
         return DaskRunner(root, address=scheduler, scheduler_file=scheduler_file, jobs=jobs)
     raise UsageError(

@@ -86,7 +86,7 @@ def execute(spec: dict, cancel: str) -> dict:
     done = threading.Event()
     watcher = threading.Thread(
         target=_watch,
-        args=(Event(cancel, client=client), worker, runner, spec["grace"], done),
+        args=(Event(cancel, client=client), worker, client, runner, spec["grace"], done),
         daemon=True,
     )
     watcher.start()
@@ -109,7 +109,7 @@ def execute(spec: dict, cancel: str) -> dict:
     }
 
 
-def _watch(event, worker, runner, grace: float, done: threading.Event) -> None:
+def _watch(event, worker, client, runner, grace: float, done: threading.Event) -> None:
     """Poll the cancel event; when set (or the scheduler is gone), TERM then KILL the group.
 
     A worker that lost its scheduler closes itself: nobody can receive the result any
@@ -117,7 +117,8 @@ def _watch(event, worker, runner, grace: float, done: threading.Event) -> None:
     """
     last_answer = time.monotonic()
     while not done.wait(POLL):
-        if getattr(worker.status, "name", "running") in ("closing", "closed", "failed"):
+        closing = getattr(worker.status, "name", "running") in ("closing", "closed", "failed")
+        if closing or client.status in ("connecting", "closing", "closed"):
             cancelled = True
         else:
             try:

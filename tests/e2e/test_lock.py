@@ -1,0 +1,74 @@
+"""The project lock, beyond tests/e2e/test_state.py: what needs no lock, and locks left by the dead."""
+
+import signal
+
+import pytest
+from background import Background, kill_leftovers, read_pid
+from conftest import assert_nothing_ran, assert_ran, process_gone, sh_wait_for
+
+HOLD = f"""\
+[tasks.hold]
+cmd = "echo $$ > hold.pid; {sh_wait_for("go", seconds=30)}; touch hold.txt"
+outputs = ["hold.txt"]
+
+[tasks.quick]
+cmd = "touch quick.txt"
+outputs = ["quick.txt"]
+"""
+
+
+@pytest.fixture
+def holder(project):
+    project.pipefile(HOLD)
+    build = Background(project, "hold")
+    read_pid(project, "hold.pid")
+    yield build
+    project.write("go")
+    try:
+        build.wait()
+    finally:
+        build.stop()
+        kill_leftovers(project, "hold.pid")
+
+
+@pytest.mark.parametrize("args", [("-n",), ("-l",), ("--graph",), ("--graph", "mermaid")], ids=str)
+def test_checking_needs_no_lock(project, holder, args):
+    result = project.run(*args, timeout=10)
+    assert result.returncode == 0, result
+    assert "quick" in result.stdout
+    assert holder.process.poll() is None
+
+
+def test_a_build_of_other_tasks_is_refused_too(project, holder):
+    # one run at a time per project, not per task: the state file has one writer
+    result = project.run("quick")
+    assert result.returncode == 2, result
+    assert f"another dagmake (pid {holder.pid}) is running on this project" in result.stderr
+    assert "--wait" in result.stderr
+    assert not project.exists("quick.txt")
+
+
+def test_a_lock_file_left_by_a_dead_process_is_taken_over(project):
+    project.pipefile(HOLD)
+    project.write("go")
+    # what a dagmake killed long ago leaves: its pid, and no flock on the file
+    project.write(".dagmake/lock", "999999999\n")
+    assert_ran(project.run(), ["hold", "quick"])
+
+
+def test_the_lock_of_a_killed_dagmake_is_taken_over_while_its_task_lives_on(project):
+    project.pipefile(HOLD)
+    build = Background(project, "hold")
+    try:
+        orphan = read_pid(project, "hold.pid")
+        build.send(signal.SIGKILL)
+        build.wait()
+        # after kill -9 nothing stops the task: it still runs, and must not hold the lock
+        assert not process_gone(orphan)
+        assert_ran(project.run("quick", timeout=10), ["quick"])
+    finally:
+        build.stop()
+        kill_leftovers(project, "hold.pid")
+    project.write("go")
+    assert_ran(project.run(), ["hold"])
+    assert_nothing_ran(project.run())
