@@ -103,6 +103,8 @@ def _round(project, options, warn, *, first: bool) -> bool:
             # Later rounds queue behind another dagmake rather than drop the change.
             wait=options.wait or not first,
             warn=warn,
+            # on_success/on_failure are for unattended runs, not each save while editing
+            hooks=False,
         )
     except (TargetError, LockError) as error:
         if first:
