@@ -63,9 +63,14 @@ values = st.recursive(
 )
 
 
-def _keys(known) -> st.SearchStrategy[str]:
-    """Mostly the keys the table allows, sometimes a misspelt or random one."""
-    return st.one_of(st.sampled_from(known), st.sampled_from(["input", "cmds", "Jobs"]), strings)
+@st.composite
+def _keys(draw, known) -> list[str]:
+    """Keys the table allows, and one time in ten a misspelt or random one among them."""
+    keys = draw(st.lists(st.sampled_from(known), max_size=len(known), unique=True))
+    if draw(st.integers(0, 9)) == 0:
+        wrong = draw(st.one_of(st.sampled_from(["input", "cmds", "Jobs"]), strings))
+        keys.insert(draw(st.integers(0, len(keys))), wrong)
+    return list(dict.fromkeys(keys))
 
 
 def _field_value(key: str) -> st.SearchStrategy:
@@ -84,13 +89,12 @@ def _field_value(key: str) -> st.SearchStrategy:
         "jobs": st.integers(-1, 4),
         "always": st.booleans(),
     }.get(key, strings)
-    return st.one_of(plausible, values)
+    return st.one_of(plausible, plausible, plausible, values)
 
 
 @st.composite
 def _table(draw, known) -> dict:
-    keys = draw(st.lists(_keys(known), max_size=5, unique=True))
-    return {key: draw(_field_value(key)) for key in keys}
+    return {key: draw(_field_value(key)) for key in draw(_keys(known))}
 
 
 task_names = st.one_of(st.sampled_from(["a", "b", "c", "d.e", "f-g", "_h"]), strings)
@@ -100,7 +104,7 @@ task_names = st.one_of(st.sampled_from(["a", "b", "c", "d.e", "f-g", "_h"]), str
 def documents(draw) -> dict:
     """A TOML document shaped like a Pipefile, wrong in random places."""
     document: dict = {}
-    for key in draw(st.lists(_keys(TOP_KEYS), max_size=5, unique=True)):
+    for key in draw(_keys(TOP_KEYS)):
         if key == "settings":
             document[key] = draw(st.one_of(_table(SETTINGS_KEYS), values))
         elif key in ("vars", "env"):

@@ -7,27 +7,53 @@ The Python API mirrors the command line:
     summary = dagmake.build(project, ["join_data"], jobs=4)
 """
 
+import sys
+import types
+
 from ._version import __version__
 
 __all__ = ["DagmakeError", "__version__", "build", "load", "plan"]
 
 
-def __getattr__(name: str):
-    # Lazy, so `import dagmake` (and the CLI's no-op path) loads only what it uses.
-    if name == "load":
+class _Package(types.ModuleType):
+    """The package object: its API functions load lazily, so `import dagmake` (and the
+    CLI's no-op path) costs almost nothing.
+
+    `build` and `plan` are also the names of submodules, and importing a submodule
+    binds it on its package; these properties keep the names meaning the functions.
+    """
+
+    @property
+    def load(self):
         from .pipefile import load
 
         return load
-    if name == "plan":
+
+    @property
+    def plan(self):
         from .build import make_plan
 
         return make_plan
-    if name == "build":
+
+    @plan.setter
+    def plan(self, submodule):
+        pass  # the import system binding dagmake.plan (the module): keep the function
+
+    @property
+    def build(self):
         from .build import build
 
         return build
-    if name == "DagmakeError":
+
+    @build.setter
+    def build(self, submodule):
+        pass  # likewise for dagmake.build
+
+    @property
+    def DagmakeError(self):
         from .errors import DagmakeError
 
         return DagmakeError
-    raise AttributeError(f"module 'dagmake' has no attribute {name!r}")
+
+
+sys.modules[__name__].__class__ = _Package
