@@ -35,11 +35,12 @@ def selection(project, targets=(), *, force=(), force_all=False) -> tuple[set[st
     return selected, forced
 
 
-def snapshot(project, names, seen: dict | None = None) -> tuple[dict, dict]:
+def snapshot(project, names, seen: dict | None = None, *, strict: bool = True) -> tuple[dict, dict]:
     """Stamps of every input and output of the named tasks: (inputs, outputs), name -> {path: stamp}.
 
     Every path looked at is also left in `seen` (path -> stamp), when given.
-    Raises GraphError for an input that exists nowhere and that no task produces.
+    Raises GraphError for an input that exists nowhere and that no task produces
+    (unless not strict: then it is simply missing, as --list and --graph show it).
     """
     root = project.root
     producers = project.graph.producers
@@ -51,7 +52,9 @@ def snapshot(project, names, seen: dict | None = None) -> tuple[dict, dict]:
     try:
         for name in project.graph.order:
             if name in names:
-                _snapshot_task(project, tasks[name], seen, root_fd, producers, inputs, outputs)
+                _snapshot_task(
+                    project, tasks[name], seen, root_fd, producers, inputs, outputs, strict
+                )
     finally:
         os.close(root_fd)
     return inputs, outputs
@@ -65,23 +68,27 @@ def _snapshot_one(project, task) -> tuple[dict, dict]:
     return inputs, outputs
 
 
-def _snapshot_task(project, task, seen, root_fd, producers, inputs, outputs) -> None:
+def _snapshot_task(project, task, seen, root_fd, producers, inputs, outputs, strict=True) -> None:
     root = project.root
     name = task.name
     stamps = {}
     for path in task.inputs:
         if files.is_glob(path):
-            for match in _glob_inputs(project, task, path):
+            for match in _glob_inputs(project, task, path, strict):
                 stamps[match] = _stamp(seen, root, match, root_fd)
             continue
         value = _stamp(seen, root, path, root_fd)
-        if value is None and path not in producers and not _inside_an_output(path, producers):
-            raise GraphError(
+        if (
+            value is None
+            and strict
+            and path not in producers
+            and not _inside_an_output(path, producers)
+        ):
+            raise _input_error(
+                project,
+                task,
                 f"input '{path}' does not exist and no task produces it",
-                file=_shown(project.pipefile),
-                task=name,
-                key="inputs",
-                hint="create the file, fix the path, or add a task that outputs it",
+                "create the file, fix the path, or add a task that outputs it",
             )
         stamps[path] = value
     inputs[name] = stamps
@@ -96,19 +103,31 @@ def _stamp(seen: dict, root: str, path: str, root_fd: int):
     return value
 
 
-def _glob_inputs(project, task, pattern: str) -> list[str]:
+def _glob_inputs(project, task, pattern: str, strict: bool = True) -> list[str]:
     matches = set(files.expand_glob(project.root, pattern))
     regex = files.compile_glob(pattern)
     matches.update(output for output in project.graph.producers if regex.match(output))
-    if not matches:
-        raise GraphError(
+    if not matches and strict:
+        raise _input_error(
+            project,
+            task,
             f"input glob '{pattern}' matches no file and no task's output",
-            file=_shown(project.pipefile),
-            task=task.name,
-            key="inputs",
-            hint="check the pattern (** matches any number of directories)",
+            "check the pattern (** matches any number of directories)",
         )
     return sorted(matches)
+
+
+def _input_error(project, task, message: str, hint: str) -> GraphError:
+    from .pipefile import _find_line
+
+    try:
+        with open(project.pipefile, encoding="utf-8", errors="replace") as f:
+            line = _find_line(f.read().splitlines(), task.name, "inputs")
+    except OSError:
+        line = None
+    return GraphError(
+        message, file=_shown(project.pipefile), line=line, task=task.name, key="inputs", hint=hint
+    )
 
 
 def _uses_globs(project, the_plan) -> bool:
@@ -129,10 +148,15 @@ def _shown(path: str) -> str:
     return path if relative.startswith("../..") else relative
 
 
-def make_plan(project, targets=(), *, force=(), force_all=False, records=None, seen=None):
-    """Plan a build without running or writing anything (what `dagmake -n` shows)."""
+def make_plan(
+    project, targets=(), *, force=(), force_all=False, records=None, seen=None, strict=True
+):
+    """Plan a build without running or writing anything (what `dagmake -n` shows).
+
+    strict=False plans even when an input exists nowhere (judged missing), for --list/--graph.
+    """
     selected, forced = selection(project, targets, force=force, force_all=force_all)
-    inputs, outputs = snapshot(project, selected, seen)
+    inputs, outputs = snapshot(project, selected, seen, strict=strict)
     if records is None:
         records = StateStore(project.state_dir).load()
     return plan(project.graph, selected, inputs=inputs, outputs=outputs, records=records, forced=forced)

@@ -458,7 +458,13 @@ def _show(project, options: Options) -> int:
     if options.list or options.graph:
         targets = targets or list(project.graph.order)
     the_plan = make_plan(
-        project, targets, force=options.force, force_all=options.force_all, records=records
+        project,
+        targets,
+        force=options.force,
+        force_all=options.force_all,
+        records=records,
+        # a missing input must not hide the pipeline from -l/--graph; -n reports it
+        strict=not (options.list or options.graph),
     )
     if options.list:
         from .render import list_tasks

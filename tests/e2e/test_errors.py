@@ -278,3 +278,25 @@ def test_an_error_names_the_pipefile_given_with_f(project):
     project.write("pipes/other.toml", '[tasks.a]\ncmd = "echo"\nouptuts = ["x"]\n')
     line = assert_user_error(project.run("-f", "pipes/other.toml"), "did you mean 'outputs'")
     assert re.match(r"dagmake: \S*pipes/other\.toml:3: ", line), line
+
+
+def test_missing_input_names_the_line_and_list_still_shows_the_tasks(project):
+    project.pipefile(
+        """
+        [tasks.first]
+        cmd = "true"
+
+        [tasks.second]
+        cmd = "cp nowhere.csv out.csv"
+        inputs = ["nowhere.csv"]
+        outputs = ["out.csv"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 2
+    assert "Pipefile.toml:7: task 'second': input 'nowhere.csv' does not exist" in result.stderr
+    listing = project.run("-l")
+    assert listing.returncode == 0, listing
+    assert "input nowhere.csv is missing" in listing.stdout
+    graph = project.run("--graph")
+    assert graph.returncode == 0 and '"second"' in graph.stdout
