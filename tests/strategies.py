@@ -6,7 +6,7 @@ import json
 
 from hypothesis import strategies as st
 
-from dagmake.pipefile import SETTINGS_KEYS, TASK_KEYS, TOP_KEYS
+from dagmake.pipefile import SETTINGS_KEYS, TASK_KEYS
 
 # --- TOML text ---------------------------------------------------------------------------
 
@@ -83,8 +83,9 @@ def _keys(draw, known) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _field_value(key: str) -> st.SearchStrategy:
-    """A value for key: mostly of a plausible shape (and often still wrong), sometimes any."""
+@st.composite
+def _field_value(draw, key: str):
+    """A value for key: mostly of a plausible shape (and often still wrong), rarely any value."""
     plausible = {
         "cmd": st.one_of(strings, st.lists(strings, max_size=3)),
         "python": st.sampled_from(["pkg.mod:func", "mod:", "x", "a.b:c.d"]),
@@ -103,7 +104,7 @@ def _field_value(key: str) -> st.SearchStrategy:
         "cwd": strings,
         "shell": strings,
     }.get(key, strings)
-    return st.one_of(plausible, plausible, plausible, plausible, plausible, values)
+    return draw(values) if _rarely(draw) else draw(plausible)
 
 
 @st.composite
@@ -136,7 +137,9 @@ def documents(draw) -> dict:
     if _rarely(draw):
         document["tasks"] = draw(values)
     else:
-        names = draw(st.lists(st.one_of(task_names, task_names, strings), max_size=4, unique=True))
+        names = draw(st.lists(task_names, min_size=1, max_size=4, unique=True))
+        if _rarely(draw):
+            names.append(draw(strings))
         document["tasks"] = {
             name: draw(values) if _rarely(draw) else draw(_table(TASK_KEYS)) for name in names
         }
@@ -209,9 +212,7 @@ def graphs(draw, *, max_tasks: int = 6) -> list[dict]:
                 "name": name,
                 "inputs": draw(st.lists(st.sampled_from(FILES), max_size=2, unique=True)),
                 "outputs": draw(st.lists(st.sampled_from(FILES), max_size=2, unique=True)),
-                "after": draw(
-                    st.lists(st.sampled_from([*names, "nope"]), max_size=2, unique=True)
-                ),
+                "after": draw(st.lists(st.sampled_from([*names, "nope"]), max_size=2, unique=True)),
             }
         )
     return tasks

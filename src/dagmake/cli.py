@@ -35,19 +35,19 @@ options:
       --trace FILE       after the build, write FILE as Chrome trace-event JSON
       --json             print events as JSON lines instead of text (see the README)
       --wait             if another dagmake runs on this project, wait for it
-      --executor NAME    run tasks with local processes (default) or on a dask cluster
-      --scheduler ADDR   with --executor dask: the scheduler (default $DAGMAKE_DASK_SCHEDULER,
-                         else a local cluster is started)
-      --scheduler-file PATH  with --executor dask: the scheduler's file, instead of ADDR
-      --latency-wait SECONDS  wait this long for an output missing after a success
-                         (a shared filesystem shows files late; default 5 with dask, else 0)
+      --executor NAME    where tasks run: local (default: processes here) or dask
+      --scheduler ADDR   with --executor dask: the scheduler's address (default
+                         $DAGMAKE_DASK_SCHEDULER; without one, start a local cluster)
+      --scheduler-file PATH  with --executor dask: find the scheduler from its file
+      --latency-wait SECONDS  after a success, wait up to SECONDS for an output that a
+                         shared filesystem shows late (default 5 with dask, else 0)
   -q, --quiet            print only failures and the summary of a failed run
   -v, --verbose          stream task output as it is written, prefixed by task name
       --version          print the version
   -h, --help             print this help
 
-exit codes: 0 success or nothing to do, 1 a task failed, 2 Pipefile or usage error,
-130 interrupted.
+exit codes: 0 success or nothing to do, 1 a task failed, 2 Pipefile or usage error
+(or a lost or unusable dask cluster), 130 interrupted.
 """
 
 # option -> (destination, kind); kind: "flag", "value", "many" (repeatable), "optional"
@@ -274,8 +274,8 @@ def run(options: Options) -> int:
 
     runner = _runner(project, options)
     latency_wait = options.latency_wait
-    if latency_wait is None:
-        latency_wait = 0.0 if runner is None else 5.0
+    if latency_wait is None:  # a shared filesystem may show a worker's output late
+        latency_wait = 5.0 if options.executor == "dask" else 0.0
     reporter, written = _reporters(project, options)
     try:
         summary = build(

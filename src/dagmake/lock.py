@@ -20,8 +20,14 @@ class ProjectLock:
         """Take the lock, or raise LockError naming the holder's pid (or block, with wait)."""
         import fcntl
 
-        ensure_state_dir(self.state_dir)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            ensure_state_dir(self.state_dir)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise LockError(
+                f"cannot write {self.state_dir}: {error.strerror}",
+                hint="dagmake keeps its lock and state there; -n, -l and --graph need no writing",
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+
 from background import Background, kill_leftovers
 from conftest import (
     SECOND,
@@ -125,8 +126,12 @@ def check_after_kill(project, existed: dict[str, str], unrecorded=frozenset()) -
     that were running (complete on disk but not yet recorded), and those an earlier kill left so.
     """
     will_run = predicted(project)
-    unfinished = {f"t{i:03}" for i in range(TASKS)} - {t for t, text in existed.items() if text == DONE}
-    assert unfinished <= will_run, f"never rerun although unfinished: {sorted(unfinished - will_run)}"
+    unfinished = {f"t{i:03}" for i in range(TASKS)} - {
+        t for t, text in existed.items() if text == DONE
+    }
+    assert unfinished <= will_run, (
+        f"never rerun although unfinished: {sorted(unfinished - will_run)}"
+    )
     extra = will_run - unfinished
     assert len(extra - unrecorded) <= JOBS, f"reruns more than were running: {sorted(extra)}"
     return will_run
@@ -176,7 +181,7 @@ def test_kill_9_at_a_moment_then_finish(chains, delay):
     # early delays land in startup, loading, the lock and opening the state; later ones mid-build
     project = chains
     start = time.monotonic()
-    existed, finished = kill_when(project, lambda: time.monotonic() - start >= delay)
+    existed, _ = kill_when(project, lambda: time.monotonic() - start >= delay)
     will_run = check_after_kill(project, existed)
     result = project.run(f"-j{JOBS}")
     assert result.returncode == 0, result

@@ -3,6 +3,7 @@
 import signal
 
 import pytest
+
 from background import Background, kill_leftovers, read_pid
 from conftest import assert_nothing_ran, assert_ran, process_gone, wait_until
 

@@ -1,10 +1,15 @@
-"""The project lock, beyond tests/e2e/test_state.py: what needs no lock, and locks left by the dead."""
+"""The project lock beyond e2e/test_state.py: what needs no lock, and locks left by the dead."""
 
+import os
+import shutil
 import signal
+import subprocess
+import tempfile
 
 import pytest
+
 from background import Background, kill_leftovers, read_pid
-from conftest import assert_nothing_ran, assert_ran, process_gone, sh_wait_for
+from conftest import assert_nothing_ran, assert_ran, dagmake_command, process_gone, sh_wait_for
 
 HOLD = f"""\
 [tasks.hold]
@@ -72,3 +77,37 @@ def test_the_lock_of_a_killed_dagmake_is_taken_over_while_its_task_lives_on(proj
     project.write("go")
     assert_ran(project.run(), ["hold"])
     assert_nothing_ran(project.run())
+
+
+def test_a_project_dagmake_cannot_write_to_is_a_clear_error():
+    # tmp_path lies in a directory only its owner may enter: use a fresh one others can read
+    root = tempfile.mkdtemp(prefix="dagmake-readonly-")
+    try:
+        with open(os.path.join(root, "Pipefile.toml"), "w") as f:
+            f.write('[tasks.a]\ncmd = "touch a.txt"\noutputs = ["a.txt"]\n')
+        os.chmod(root, 0o555)
+        command = dagmake_command()
+        if os.geteuid() == 0:  # root writes anywhere: run as nobody instead
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("running as root without setpriv")
+            command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+            probe = subprocess.run([*command, "--version"], capture_output=True, cwd=root)
+            if probe.returncode != 0:
+                pytest.skip("user nobody cannot run this dagmake")
+
+        def run(*args):
+            return subprocess.run(
+                [*command, *args], cwd=root, capture_output=True, text=True, timeout=30
+            )
+
+        result = run()
+        assert result.returncode == 2, result
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"dagmake: cannot write {root}/.dagmake: "), result
+        result = run("-n")
+        assert result.returncode == 0, result
+        assert result.stdout == "a: output a.txt is missing\n"
+    finally:
+        os.chmod(root, 0o755)
+        shutil.rmtree(root)

@@ -4,6 +4,7 @@ whatever the file times say."""
 import signal
 
 import pytest
+
 from background import Background, kill_leftovers, read_pid
 from conftest import SECOND, T0, assert_nothing_ran, assert_ran
 

@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+
 from conftest import assert_nothing_ran, assert_ran
 
 ONE_OUTPUT = """\

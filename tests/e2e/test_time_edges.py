@@ -5,6 +5,7 @@ import os
 import time
 
 import pytest
+
 from conftest import SECOND, T0, assert_nothing_ran, assert_ran
 
 COPY = """\
@@ -40,7 +41,9 @@ def ns_times(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("input_ns", "stale"), [(T0 + 1, True), (T0, False), (T0 - 1, False)], ids=["newer", "equal", "older"]
+    ("input_ns", "stale"),
+    [(T0 + 1, True), (T0, False), (T0 - 1, False)],
+    ids=["newer", "equal", "older"],
 )
 def test_nanoseconds_decide_without_a_record(project, ns_times, input_ns, stale):
     project.pipefile(COPY)

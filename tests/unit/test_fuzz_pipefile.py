@@ -1,4 +1,4 @@
-"""Random Pipefiles load, or fail with dagmake's own error and a message; never another exception."""
+"""Random Pipefiles load, or fail with dagmake's own error and a message: never another error."""
 
 import contextlib
 import io
@@ -6,12 +6,12 @@ import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import documents, graph_toml, graphs, toml
 
 from dagmake import cli
 from dagmake.errors import DagmakeError, GraphError
 from dagmake.graph import Graph
 from dagmake.pipefile import parse
+from strategies import documents, graph_toml, graphs, toml
 
 PIPEFILE = "/nonexistent/project/Pipefile.toml"
 
@@ -53,7 +53,7 @@ def test_random_bytes_fail_with_a_message(data):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.text(alphabet='[]{}=."\'\n #abc*/,:-01', max_size=80))
+@given(st.text(alphabet="[]{}=.\"'\n #abc*/,:-01", max_size=80))
 def test_random_toml_looking_text_fails_with_a_message(text):
     load(text.encode())
 

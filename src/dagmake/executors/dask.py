@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import logging
 import os
 import threading
 import time
@@ -14,6 +17,7 @@ from ..errors import ExecutorError
 from ..events import Attempt
 from . import remote
 
+_CANCELLED = (asyncio.CancelledError, concurrent.futures.CancelledError)
 CONNECT_TIMEOUT = 20.0  # seconds to reach the scheduler, and to wait for a first worker
 TAIL_EVERY = 0.2  # seconds between reads of a log, to stream it with -v
 
@@ -68,6 +72,7 @@ class DaskRunner:
         """Connect (or start a local cluster), then check every worker: version, shared files."""
         if self.client is not None:
             return
+        _quiet(logging.ERROR)  # e.g. an INFO traceback when the scheduler goes away
         if self.address or self.scheduler_file:
             try:
                 self.client = distributed.Client(
@@ -188,8 +193,8 @@ class DaskRunner:
             finally:
                 if on_line is not None:
                     _tail(log_path, offset, task.name, on_line, final=True)
-        except distributed.client.FutureCancelledError as error:
-            if error.reason == "scheduler-connection-lost" or not self._stopping:
+        except _CANCELLED as error:  # FutureCancelledError (with a reason) from 2024.2 on
+            if getattr(error, "reason", None) == "scheduler-connection-lost" or not self._stopping:
                 raise self._lost()
             return Attempt(number, 130, started, time.time() - started, interrupted=True)
         except distributed.scheduler.KilledWorker as error:
@@ -334,12 +339,12 @@ def worker_problem(probes: dict, root: str) -> tuple[str, str] | None:
     return None
 
 
-def _quiet() -> None:
-    import logging
-
-    for name in list(logging.root.manager.loggerDict):
+def _quiet(level: int = logging.CRITICAL) -> None:
+    """Raise the level of Dask's loggers (its INFO and tracebacks are not for dagmake's users)."""
+    for name in ["distributed", *logging.root.manager.loggerDict]:
         if name == "distributed" or name.startswith("distributed."):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+            logger = logging.getLogger(name)
+            logger.setLevel(max(logger.level, level))
 
 
 def _short(error: BaseException) -> str:

@@ -14,7 +14,8 @@ import time
 
 from .._version import __version__
 
-POLL = 0.2  # seconds between looks at the build's cancel event
+WAIT = 1.0  # seconds of each wait on the build's cancel event (the scheduler holds it)
+POLL = 0.2  # seconds between tries when the scheduler does not answer
 LOST_AFTER = 10.0  # with no answer from the scheduler for this long, stop the command
 GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
 
@@ -63,6 +64,9 @@ def execute(spec: dict, cancel: str) -> dict:
             "error": f"dask worker {where} cannot see the project directory {spec['root']}",
         }
     client = get_client()
+    cancel_event = Event(cancel, client=client)
+    if cancel_event.is_set():  # queued before Ctrl-C, started after: don't begin at all
+        return {**result, "exit_code": 130, "interrupted": True}
     # Dask re-runs a task whose worker died, and the dead worker's command may have been
     # writing outputs: report the death instead, and let dagmake's own retry policy decide.
     # An Event to test (a missing Variable would log an error on the scheduler), and a
@@ -86,7 +90,7 @@ def execute(spec: dict, cancel: str) -> dict:
     done = threading.Event()
     watcher = threading.Thread(
         target=_watch,
-        args=(Event(cancel, client=client), worker, client, runner, spec["grace"], done),
+        args=(cancel_event, worker, client, runner, spec["grace"], done),
         daemon=True,
     )
     watcher.start()
@@ -110,23 +114,25 @@ def execute(spec: dict, cancel: str) -> dict:
 
 
 def _watch(event, worker, client, runner, grace: float, done: threading.Event) -> None:
-    """Poll the cancel event; when set (or the scheduler is gone), TERM then KILL the group.
+    """Wait on the cancel event; when set (or the scheduler is gone), TERM then KILL the group.
 
     A worker that lost its scheduler closes itself: nobody can receive the result any
     more, and dagmake records the task as interrupted, so the command must not go on.
     """
     last_answer = time.monotonic()
-    while not done.wait(POLL):
+    while not done.is_set():
         closing = getattr(worker.status, "name", "running") in ("closing", "closed", "failed")
         if closing or client.status in ("connecting", "closing", "closed"):
             cancelled = True
         else:
             try:
-                cancelled = event.is_set()
+                # Returns as soon as dagmake sets it: one request a second, not a poll loop.
+                cancelled = event.wait(timeout=WAIT)
                 last_answer = time.monotonic()
-            except Exception:
+            except BaseException:  # also CancelledError, as the worker shuts down
                 cancelled = time.monotonic() - last_answer > LOST_AFTER
-        if cancelled:
+                done.wait(POLL)
+        if cancelled and not done.is_set():
             runner.terminate_all()
             if not done.wait(grace):
                 runner.kill_all()
