@@ -83,6 +83,10 @@ class Executor:
         self._work: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
+        # Steps a worker holds (taken, result not yet queued); kept by the workers themselves,
+        # so a Ctrl-C between taking a result and counting it cannot skew it.
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
 
     def run(self, plan) -> tuple[list[TaskOutcome], list[str], list[str], bool]:
         """Execute plan; return (outcomes in finishing order, skipped, not started, interrupted)."""
@@ -101,6 +105,9 @@ class Executor:
         slots: dict[str, int] = {}
         stopping = False
         interrupted = False
+        # Events wait here while the next steps start: a finished step's bookkeeping (state,
+        # console) then overlaps the next process instead of delaying its start.
+        deferred: list = []
         try:
             while True:
                 for name in sorter.get_ready():
@@ -132,25 +139,25 @@ class Executor:
                             step.reason,
                         )
                         outcomes.append(outcome)
-                        self.emit(TaskStarted(step))
-                        self.emit(TaskFinished(step, outcome))
+                        deferred += (TaskStarted(step), TaskFinished(step, outcome))
                         stopping = stopping or not self.keep_going
                         continue
                     if reason is None:
                         started.add(name)
                         skipped.append(name)
-                        self.emit(TaskSkipped(step))
+                        deferred.append(TaskSkipped(step))
                         sorter.done(name)
                         for later in sorter.get_ready():
                             heapq.heappush(ready, (-self.priority.get(later, 0.0), order[later], later))
                         continue
                     step = Step(step.task, reason)
-                    self.emit(TaskStarted(step))
                     self._start(step)
+                    deferred.append(TaskStarted(step))
                     running += 1
                     started.add(name)
                     used += need
                     slots[name] = need
+                self._flush(deferred)
                 if running == 0:
                     break
                 kind, step, *rest = self._results.get()
@@ -163,7 +170,7 @@ class Executor:
                     running -= 1
                     used -= slots.pop(step.name)
                     outcomes.append(outcome)
-                    self.emit(TaskFinished(step, outcome))
+                    deferred.append(TaskFinished(step, outcome))
                     if outcome.status == OK:
                         sorter.done(step.name)
                     elif not self.keep_going or outcome.status == INTERRUPTED:
@@ -177,10 +184,10 @@ class Executor:
                             pass
         except KeyboardInterrupt:
             interrupted = True
-            self._interrupt(outcomes, running)
+            self._interrupt(outcomes, running, deferred)
         except Exception:
             # The build cannot go on (its state cannot be written, say): stop every task first.
-            self._interrupt(outcomes, running)
+            self._interrupt(outcomes, running, deferred)
             raise
         finally:
             for _ in self._workers:
@@ -188,26 +195,42 @@ class Executor:
         not_run = [s.name for s in plan.steps if s.name not in started and not s.task.is_group]
         return outcomes, skipped, not_run, interrupted or self.aborted is not None
 
-    def _interrupt(self, outcomes: list[TaskOutcome], running: int) -> None:
+    def _flush(self, deferred: list) -> None:
+        while deferred:
+            self.emit(deferred.pop(0))
+
+    def _interrupt(self, outcomes: list[TaskOutcome], running: int, deferred=()) -> None:
         """Stop every running task: SIGTERM, SIGKILL after the grace period or a second Ctrl-C."""
         self._stop.set()
         self.runner.terminate_all()
+        # what finished before the interrupt is still recorded and shown
+        deferred = [e for e in deferred if isinstance(e, (TaskFinished, TaskSkipped))]
+        failure = None
+        try:
+            self._flush(deferred)
+        except KeyboardInterrupt:
+            pass
+        except Exception as error:  # recording failed (disk full?): stop the tasks, then say so
+            failure = error
         deadline = time.monotonic() + self.grace
         killed = False
-        failure = None
-        while running:
+        # `running` can be off by one: the Ctrl-C may have landed between the run loop taking
+        # a result and counting it. The workers' own count decides when nothing is left.
+        while running > 0 or not self._idle():
             # A second Ctrl-C may land anywhere in here, even while an outcome is recorded:
             # it must always reach kill_all(), never escape and leave a task running.
             try:
-                timeout = max(0.01, deadline - time.monotonic()) if not killed else None
-                kind, step, *rest = self._results.get(timeout=timeout)
+                kind, step, *rest = self._results.get(timeout=0.1)
                 if kind in ("done", "abort"):
                     running -= 1
                     outcomes.append(rest[0])
                     self.emit(TaskFinished(step, rest[0]))
             except queue.Empty:
-                self.runner.kill_all()
-                killed = True
+                if self._idle():
+                    break
+                if killed or time.monotonic() >= deadline:
+                    self.runner.kill_all()
+                    killed = True
             except KeyboardInterrupt:
                 self.runner.kill_all()
                 killed = True
@@ -215,6 +238,11 @@ class Executor:
                 failure = failure or error
         if failure is not None:
             raise failure
+
+    def _idle(self) -> bool:
+        """No step waits for a worker or is held by one, and every result has been taken."""
+        with self._in_flight_lock:
+            return self._in_flight == 0 and self._work.empty() and self._results.empty()
 
     def _start(self, step: Step) -> None:
         if len(self._workers) < self.jobs:
@@ -228,21 +256,25 @@ class Executor:
             step = self._work.get()
             if step is None:
                 return
+            with self._in_flight_lock:
+                self._in_flight += 1
             try:
-                outcome = self._attempts(step)
-            except ExecutorError as error:
-                from .events import Attempt
+                self._results.put(self._result(step))
+            finally:
+                with self._in_flight_lock:  # after the put: a result is queued or still held
+                    self._in_flight -= 1
 
-                attempt = Attempt(1, 1, time.time(), 0.0, error=str(error).split("\n")[0])
-                outcome = TaskOutcome(step.name, INTERRUPTED, [attempt], self.log_path(step.name))
-                self._results.put(("abort", step, outcome, error))
-                continue
-            except BaseException as error:  # a bug must not hang the build
-                from .events import Attempt
-
-                attempt = Attempt(1, 1, time.time(), 0.0, error=f"internal error: {error!r}")
-                outcome = TaskOutcome(step.name, FAILED, [attempt], self.log_path(step.name))
-            self._results.put(("done", step, outcome))
+    def _result(self, step: Step) -> tuple:
+        try:
+            return ("done", step, self._attempts(step))
+        except ExecutorError as error:
+            attempt = Attempt(1, 1, time.time(), 0.0, error=str(error).split("\n")[0])
+            outcome = TaskOutcome(step.name, INTERRUPTED, [attempt], self.log_path(step.name))
+            return ("abort", step, outcome, error)
+        except BaseException as error:  # a bug must not hang the build
+            attempt = Attempt(1, 1, time.time(), 0.0, error=f"internal error: {error!r}")
+            outcome = TaskOutcome(step.name, FAILED, [attempt], self.log_path(step.name))
+            return ("done", step, outcome)
 
     def _attempts(self, step: Step) -> TaskOutcome:
         task = step.task

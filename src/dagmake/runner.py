@@ -13,14 +13,62 @@ from .events import Attempt
 
 # Words that only a shell understands; a command starting with one always goes through it.
 _SHELL_WORDS = frozenset(
-    "! . : [ alias bg break case cd command continue do done elif else esac eval exec exit "
-    "export fc fg fi for function getopts hash if jobs local read readonly return select set "
-    "shift source test then time times trap type ulimit umask unalias unset until wait while "
-    "{ }".split()
+    [
+        "!",
+        ".",
+        ":",
+        "[",
+        "alias",
+        "bg",
+        "break",
+        "case",
+        "cd",
+        "command",
+        "continue",
+        "do",
+        "done",
+        "elif",
+        "else",
+        "esac",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "fc",
+        "fg",
+        "fi",
+        "for",
+        "function",
+        "getopts",
+        "hash",
+        "if",
+        "jobs",
+        "local",
+        "read",
+        "readonly",
+        "return",
+        "select",
+        "set",
+        "shift",
+        "source",
+        "test",
+        "then",
+        "time",
+        "times",
+        "trap",
+        "type",
+        "ulimit",
+        "umask",
+        "unalias",
+        "unset",
+        "until",
+        "wait",
+        "while",
+        "{",
+        "}",
+    ]
 )
-_PLAIN = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _./=:,+@%-"
-)
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _./=:,+@%-")
 _DEFAULT_SHELLS = ("/bin/sh", "sh")
 
 
@@ -50,7 +98,9 @@ class ProcessRunner:
         self.python = python or sys.executable
         # argv -> argv run instead; the Dask executor puts a parent-death guard in front.
         self.wrap = wrap
-        self._running: dict[int, subprocess.Popen] = {}
+        self._running: dict[int, subprocess.Popen | None] = {}
+        self._current: dict[str, bool] = {}
+        self._executables: dict[tuple, str | None] = {}
         self._lock = threading.Lock()
         self._stopping = False
 
@@ -63,11 +113,8 @@ class ProcessRunner:
         env.update(task.env)
         env["DAGMAKE_TASK"] = task.name
         cwd = os.path.join(self.root, task.cwd)
-        mode = "wb" if number == 1 else "ab"
-        with open(log_path, mode) as log:
-            if number > 1:
-                log.write(f"--- dagmake: attempt {number} ---\n".encode())
-                log.flush()
+        log = _Log(log_path, number)
+        try:
             for argv in self._commands(task, env):
                 if self.wrap is not None:
                     argv = self.wrap(argv)
@@ -75,7 +122,10 @@ class ProcessRunner:
                     argv, cwd, env, log, deadline, task.name, on_line
                 )
                 if exit_code != 0 or timed_out or interrupted:
+                    log.create()  # a failure's message points at its log: it must exist
                     break
+        finally:
+            log.close()
         return Attempt(
             number,
             exit_code,
@@ -109,6 +159,120 @@ class ProcessRunner:
     def _run_one(self, argv, cwd, env, log, deadline, name, on_line):
         if self._stopping:
             return 130, False, True
+        if _can_spawn() and self._is_current_directory(cwd):
+            return self._spawn(argv, env, log, deadline, name, on_line)
+        return self._popen(argv, cwd, env, log, deadline, name, on_line)
+
+    def _is_current_directory(self, cwd: str) -> bool:
+        # posix_spawn cannot change directory (before Python 3.13), so it serves only
+        # tasks that run where dagmake runs: the usual case.
+        known = self._current.get(cwd)
+        if known is None:
+            try:
+                known = self._current[cwd] = os.path.samefile(cwd, ".")
+            except OSError:
+                known = self._current[cwd] = False
+        return known
+
+    def _spawn(self, argv, env, log, deadline, name, on_line):
+        """posix_spawn, then copy the output from a pipe to the log until the process exits.
+
+        Cheaper than subprocess.Popen and an eagerly created log file, which together cost
+        more than a trivial command itself; the pipe also lets a silent task leave no log.
+        """
+        executable = self._which(argv[0], env.get("PATH"))
+        if executable is None:
+            log.write(f"dagmake: {argv[0]}: command not found\n".encode())
+            return 127, False, False
+        read_end, write_end = os.pipe()
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        try:
+            pid = os.posix_spawn(
+                executable,
+                argv,
+                env,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, stdin, 0),
+                    (os.POSIX_SPAWN_DUP2, write_end, 1),
+                    (os.POSIX_SPAWN_DUP2, write_end, 2),
+                ],
+                setpgroup=0,
+                # what subprocess's restore_signals does: Python ignores SIGPIPE, the child must not
+                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+            )
+        except OSError as error:
+            os.close(read_end)
+            reason = "permission denied" if isinstance(error, PermissionError) else error.strerror
+            log.write(f"dagmake: {argv[0]}: {reason}\n".encode())
+            return (126 if isinstance(error, PermissionError) else 127), False, False
+        finally:
+            os.close(write_end)
+            os.close(stdin)
+        with self._lock:
+            self._running[pid] = None
+            stopping = self._stopping
+        if stopping:  # terminate_all() ran between the check in _run_one and the registration
+            _signal_group(pid, signal.SIGTERM)
+        try:
+            timed_out = self._collect(pid, read_end, log, deadline, name, on_line)
+            _, status = os.waitpid(pid, 0)
+            if self._stopping:
+                self._linger(pid)
+        finally:
+            os.close(read_end)
+            with self._lock:
+                self._running.pop(pid, None)
+        return os.waitstatus_to_exitcode(status), timed_out, self._stopping
+
+    def _collect(self, pid, pipe, log, deadline, name, on_line) -> bool:
+        """Copy output to the log until the process exits; True if the deadline passed first.
+
+        Waiting for the process (its pidfd), not for the pipe's end: a background child
+        that keeps the pipe open must not hold the task.
+        """
+        import select
+
+        lines = _Lines(name, on_line) if on_line is not None else None
+        pidfd = os.pidfd_open(pid)
+        poller = select.poll()
+        poller.register(pipe, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        try:
+            while True:
+                timeout = None
+                if deadline is not None:
+                    timeout = max(0.0, deadline - time.monotonic()) * 1000
+                events = poller.poll(timeout)
+                if not events:
+                    self._stop_pid_group(pid, pidfd)
+                    _drain(pipe, log, lines)
+                    return True
+                for fd, _ in events:
+                    if fd == pidfd:
+                        _drain(pipe, log, lines)
+                        return False
+                    data = os.read(pipe, 65536)
+                    if data:
+                        log.write(data)
+                        if lines is not None:
+                            lines.feed(data)
+                    else:
+                        poller.unregister(pipe)  # closed; the pidfd says when it exits
+        finally:
+            os.close(pidfd)
+            if lines is not None:
+                lines.flush()
+
+    def _stop_pid_group(self, pid: int, pidfd: int) -> None:
+        """SIGTERM the whole group, then SIGKILL what is left after the grace period."""
+        import select
+
+        _signal_group(pid, signal.SIGTERM)
+        select.select([pidfd], [], [], self.grace)
+        # The leader may be gone while grandchildren that ignore SIGTERM live on.
+        _signal_group(pid, signal.SIGKILL)
+
+    def _popen(self, argv, cwd, env, log, deadline, name, on_line):
         stream = on_line is not None
         try:
             process = subprocess.Popen(
@@ -116,7 +280,7 @@ class ProcessRunner:
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if stream else log,
+                stdout=subprocess.PIPE if stream else log.create(),
                 stderr=subprocess.STDOUT,
                 process_group=0,
             )
@@ -162,6 +326,14 @@ class ProcessRunner:
         # Stopped by dagmake, even if it exits 0 on SIGTERM: what it wrote may be partial.
         interrupted = self._stopping
         return process.returncode, timed_out, interrupted
+
+    def _which(self, name: str, path: str | None) -> str | None:
+        key = (name, path)
+        if key not in self._executables:
+            import shutil
+
+            self._executables[key] = name if "/" in name else shutil.which(name, path=path)
+        return self._executables[key]
 
     def _linger(self, pgid: int) -> None:
         """Stay registered until the group is empty: its leader may be gone while a
@@ -239,9 +411,106 @@ def _group_alive(pgid: int) -> bool:
 def _pump(pipe, log, name, on_line) -> None:
     for raw in iter(pipe.readline, b""):
         log.write(raw)
-        log.flush()
         on_line(name, raw.decode("utf-8", "replace").rstrip("\n"))
     pipe.close()
+
+
+def _drain(pipe: int, log, lines) -> None:
+    """Read what is left in the pipe without waiting for writers that may never close it."""
+    os.set_blocking(pipe, False)
+    while True:
+        try:
+            data = os.read(pipe, 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            return
+        log.write(data)
+        if lines is not None:
+            lines.feed(data)
+
+
+_SPAWN_WORKS: bool | None = None
+
+
+def _can_spawn() -> bool:
+    """posix_spawn and pidfds (Linux 5.3+) are there; else subprocess does the work."""
+    global _SPAWN_WORKS
+    if _SPAWN_WORKS is None:
+        try:
+            os.close(os.pidfd_open(os.getpid()))
+            _SPAWN_WORKS = hasattr(os, "posix_spawn")
+        except (AttributeError, OSError):
+            _SPAWN_WORKS = False
+    return _SPAWN_WORKS
+
+
+class _Log:
+    """A task's log file, created when the first output arrives.
+
+    Creating a file (a new inode) can cost more than starting a trivial command, while
+    a hard link costs a twentieth of that: a task that prints nothing gets its log as a
+    link to one shared empty file. The old log is always unlinked first, so nothing is
+    ever written through such a link.
+    """
+
+    def __init__(self, path: str, number: int) -> None:
+        self.path = path
+        self.file = None
+        if number == 1:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        else:
+            self.write(f"--- dagmake: attempt {number} ---\n".encode())
+
+    def create(self):
+        if self.file is None:
+            self.file = open(self.path, "ab")  # noqa: SIM115 - closed by close()
+        return self.file
+
+    def write(self, data: bytes) -> None:
+        self.create().write(data)
+        self.file.flush()  # so `tail -f` on the log follows a running task
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            return
+        empty = os.path.join(os.path.dirname(self.path), ".empty")
+        try:
+            os.link(empty, self.path)
+        except FileNotFoundError:
+            open(empty, "wb").close()
+            self._link_or_create(empty)
+        except OSError:
+            self._link_or_create(empty)
+
+    def _link_or_create(self, empty: str) -> None:
+        try:
+            os.link(empty, self.path)
+        except OSError:  # no hard links here (some network filesystems)
+            open(self.path, "ab").close()
+
+
+class _Lines:
+    """Splits streamed output into lines for -v, keeping a partial line for the next chunk."""
+
+    def __init__(self, name: str, on_line) -> None:
+        self.name = name
+        self.on_line = on_line
+        self.partial = b""
+
+    def feed(self, data: bytes) -> None:
+        *complete, self.partial = (self.partial + data).split(b"\n")
+        for line in complete:
+            self.on_line(self.name, line.decode("utf-8", "replace"))
+
+    def flush(self) -> None:
+        if self.partial:
+            self.on_line(self.name, self.partial.decode("utf-8", "replace"))
+            self.partial = b""
 
 
 def _relative(path: str, cwd: str) -> str:

@@ -3,12 +3,14 @@ nothing, before and after a random change."""
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import Project
 from strategies import SOURCES, dag_toml, dags
 
+# FUZZ_EXAMPLES=500 for a longer hunt than CI affords
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", 15)),
     deadline=None,
@@ -67,6 +69,7 @@ def expected_content(tasks, sources: dict[str, str]) -> dict[str, str]:
 CHANGES = st.sampled_from(["edit source", "restore source", "edit output", "delete output", "none"])
 
 
+@pytest.mark.slow
 @FUZZ
 @given(tasks=dags(), change=CHANGES, data=st.data())
 def test_dry_run_predicts_the_build_and_a_second_build_is_a_no_op(

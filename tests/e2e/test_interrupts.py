@@ -1,6 +1,9 @@
 """Ctrl-C and SIGTERM in mid-build: children stopped, nothing orphaned, state recorded, exit 130."""
 
+import os
+import random
 import signal
+import time
 
 import pytest
 
@@ -248,3 +251,32 @@ def test_interrupt_while_waiting_for_the_lock(project, cleanup):
     assert waiter.wait() == 130, waiter.output
     assert "Traceback" not in waiter.output
     assert holder.process.poll() is None  # the holder was not disturbed
+
+
+def test_ctrl_c_at_random_moments_of_a_busy_build(project, cleanup):
+    # Many tiny tasks keep the run loop busy taking results, starting tasks and recording
+    # them: a Ctrl-C lands somewhere different each time, and must always end the same way.
+    tasks = "".join(
+        f'[tasks.t{i:02}]\ncmd = "echo {i} > t{i:02}.txt"\noutputs = ["t{i:02}.txt"]\n'
+        + (f'inputs = ["t{i - 10:02}.txt"]\n' if i >= 10 else "")
+        for i in range(60)
+    )
+    project.pipefile(tasks)
+    rng = random.Random(3)
+    for _ in range(8):
+        build = Background(project, "-j2")
+        cleanup(build)
+        # past Python's own start-up, where a Ctrl-C is a KeyboardInterrupt in its imports
+        assert wait_until(lambda b=build: b.process.poll() is not None or "[" in b.stdout)
+        time.sleep(rng.uniform(0, 0.15))
+        build.send(signal.SIGINT)
+        # 0: it had finished; -SIGINT: it was exiting (a shell shows that as 130 too)
+        assert build.wait(timeout=10) in (0, 130, -signal.SIGINT), build.output
+        assert "Traceback" not in build.output
+        result = project.run("-n")
+        assert result.returncode == 0 and result.stderr == "", result
+        for name in os.listdir(project.root):
+            if name.endswith(".txt"):
+                os.unlink(project.path(name))
+    assert project.run("-j2").returncode == 0
+    assert_nothing_ran(project.run())

@@ -341,17 +341,17 @@ def test_interrupt_terminates_running_steps_and_records_them(tmp_path):
     held = threading.Event()
     runner = FakeRunner(gates={"a": held})
 
-    def interrupt_when_b_starts(event):
-        if isinstance(event, TaskStarted) and event.step.name == "b":
-            raise KeyboardInterrupt
+    def interrupt_when_a_starts(event):
+        if isinstance(event, TaskStarted) and event.step.name == "a":
+            raise KeyboardInterrupt  # Ctrl-C while `a` runs and the others wait for a slot
 
     run = Run(
         tmp_path,
         runner,
-        jobs=2,
+        jobs=1,
         grace=5.0,
         priority={"a": 2, "b": 1},
-        on_event=interrupt_when_b_starts,
+        on_event=interrupt_when_a_starts,
     )(make_plan(task("a"), task("b"), task("c")))
     assert run.interrupted
     assert runner.terminated

@@ -1,0 +1,78 @@
+"""Stopping a build from wherever it is: a Ctrl-C between two steps of bookkeeping, or an error
+while recording, still stops every task and never waits for what cannot come."""
+
+import threading
+import time
+
+import pytest
+
+from dagmake.events import INTERRUPTED, TaskFinished, TaskStarted
+from dagmake.executor import Executor
+from dagmake.plan import Plan, Reason, Step
+from dagmake.task import ShellAction, Task
+from fakes import FakeRunner
+
+
+def plan_of(*names: str) -> Plan:
+    steps = [Step(Task(name, ShellAction(("true",))), Reason("always", "test")) for name in names]
+    return Plan(steps, (), {name: () for name in names})
+
+
+def executor(runner, emit=lambda event: None, **options) -> Executor:
+    return Executor(runner, emit=emit, log_path=lambda name: "/dev/null", **options)
+
+
+def test_an_interrupt_does_not_wait_for_a_result_the_run_loop_already_took():
+    # Ctrl-C landed after the run loop took a task's result and before it counted it: the
+    # count says one task runs, but nothing does, and nothing will ever report.
+    runner = FakeRunner()
+    stopping = executor(runner, jobs=1, grace=30.0)
+    thread = threading.Thread(target=stopping._interrupt, args=([], 1), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive(), "the interrupt waits forever"
+    assert time.monotonic() - started < 2, "the interrupt waited out the grace period"
+    assert runner.terminated
+
+
+def test_an_error_while_recording_stops_the_running_tasks_first():
+    # e.g. the state file cannot be written (disk full) when the second task starts
+    gate = threading.Event()
+    runner = FakeRunner(gates={"a": gate})
+    seen = []
+
+    class DiskFull(Exception):
+        pass
+
+    def emit(event):
+        seen.append(event)
+        if isinstance(event, TaskStarted) and event.step.name == "b":
+            raise DiskFull
+
+    stopping = executor(runner, emit, jobs=2, grace=5.0)
+    with pytest.raises(DiskFull):
+        stopping.run(plan_of("a", "b"))
+    assert runner.terminated, "a was left running"
+    finished = {e.outcome.name: e.outcome.status for e in seen if isinstance(e, TaskFinished)}
+    assert finished.get("a") == INTERRUPTED, finished
+    assert stopping._in_flight == 0, "a task still runs"
+
+
+def test_when_no_outcome_can_be_recorded_every_task_is_still_stopped():
+    # the disk stays full: recording q fails, and so does recording a once it is stopped
+    gate = threading.Event()
+    runner = FakeRunner(gates={"a": gate})
+
+    class DiskFull(Exception):
+        pass
+
+    def emit(event):
+        if isinstance(event, TaskFinished):
+            raise DiskFull
+
+    stopping = executor(runner, emit, jobs=2, grace=5.0)
+    with pytest.raises(DiskFull):
+        stopping.run(plan_of("a", "q"))
+    assert runner.terminated, "a was left running"
+    assert stopping._in_flight == 0, "a task still runs"
