@@ -52,6 +52,13 @@ class Graph:
                         task=task.name,
                         key="after",
                     )
+                if name == task.name:
+                    raise fail(
+                        f"dependency cycle: {name} -> {name}",
+                        task=task.name,
+                        key="after",
+                        hint="'after' names the task itself; remove it",
+                    )
                 found[name] = None
             for path in task.inputs:
                 for producer in _producers_of(path, producers, outputs_sorted):

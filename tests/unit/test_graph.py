@@ -308,3 +308,12 @@ def test_downstream_closure(pipeline, names, expected):
 def test_match_what_names_the_kind_of_target(pipeline):
     with pytest.raises(TargetError, match="unknown task to force 'nope'"):
         pipeline.match("nope", what="task to force")
+
+
+def test_after_naming_the_task_itself_is_a_cycle():
+    from dagmake.errors import GraphError
+    from dagmake.graph import Graph
+    from dagmake.task import ShellAction, Task
+
+    with pytest.raises(GraphError, match=r"dependency cycle: a -> a"):
+        Graph.from_tasks([Task("a", ShellAction(("true",)), after=("a",))])
