@@ -267,6 +267,7 @@ def run(options: Options) -> int:
 
         return watch(project, options, warn=_warn)
     if options.clean:
+        _sigterm_interrupts()
         return _clean(project, options)
     if read_only:
         return _show(project, options)
@@ -277,6 +278,7 @@ def run(options: Options) -> int:
     if latency_wait is None:  # a shared filesystem may show a worker's output late
         latency_wait = 5.0 if options.executor == "dask" else 0.0
     reporter, written = _reporters(project, options)
+    _sigterm_interrupts()
     try:
         summary = build(
             project,
@@ -306,6 +308,18 @@ def run(options: Options) -> int:
                 file=sys.stderr if options.json else sys.stdout,
             )
     return summary.exit_code
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM, like Ctrl-C, ends a build with exit 130 whenever it comes (loading, waiting
+    for the lock, running), not with the default death by signal."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _reporters(project, options: Options):

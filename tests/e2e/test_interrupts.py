@@ -280,3 +280,29 @@ def test_ctrl_c_at_random_moments_of_a_busy_build(project, cleanup):
                 os.unlink(project.path(name))
     assert project.run("-j2").returncode == 0
     assert_nothing_ran(project.run())
+
+
+
+def test_sigterm_while_waiting_for_the_lock_exits_130(project):
+    import fcntl
+    import os
+    import signal
+
+    from background import Background
+    from conftest import wait_until
+
+    project.pipefile('[tasks.a]\ncmd = "touch a.txt"\noutputs = ["a.txt"]\n')
+    state_dir = project.path(".dagmake")
+    state_dir.mkdir()
+    (state_dir / ".gitignore").write_text("*\n")
+    holder = os.open(state_dir / "lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another dagmake, as far as the lock can tell
+    try:
+        waiting = Background(project, "--wait")
+        assert wait_until(lambda: "waiting for dagmake" in waiting.stderr)
+        waiting.send(signal.SIGTERM)
+        assert waiting.wait() == 130, waiting.output
+    finally:
+        os.close(holder)
+    assert "Traceback" not in waiting.output
+    assert not project.exists("a.txt")
