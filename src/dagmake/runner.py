@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -98,7 +97,7 @@ class ProcessRunner:
         self.python = python or sys.executable
         # argv -> argv run instead; the Dask executor puts a parent-death guard in front.
         self.wrap = wrap
-        self._running: dict[int, subprocess.Popen | None] = {}
+        self._running: dict[int, object] = {}  # pid -> its Popen, or None when spawned
         self._current: dict[str, bool] = {}
         self._executables: dict[tuple, str | None] = {}
         self._lock = threading.Lock()
@@ -273,6 +272,8 @@ class ProcessRunner:
         _signal_group(pid, signal.SIGKILL)
 
     def _popen(self, argv, cwd, env, log, deadline, name, on_line):
+        import subprocess  # only where posix_spawn cannot serve: ~10 ms of imports
+
         stream = on_line is not None
         try:
             process = subprocess.Popen(
@@ -330,9 +331,7 @@ class ProcessRunner:
     def _which(self, name: str, path: str | None) -> str | None:
         key = (name, path)
         if key not in self._executables:
-            import shutil
-
-            self._executables[key] = name if "/" in name else shutil.which(name, path=path)
+            self._executables[key] = name if "/" in name else _search_path(name, path)
         return self._executables[key]
 
     def _linger(self, pgid: int) -> None:
@@ -348,6 +347,8 @@ class ProcessRunner:
 
     def _stop_group(self, process) -> None:
         """SIGTERM the whole group, then SIGKILL what is left after the grace period."""
+        import subprocess
+
         _signal_group(process.pid, signal.SIGTERM)
         try:
             process.wait(self.grace)
@@ -431,6 +432,15 @@ def _drain(pipe: int, log, lines) -> None:
 
 
 _SPAWN_WORKS: bool | None = None
+
+
+def _search_path(name: str, path: str | None) -> str | None:
+    """Where PATH finds the executable name (shutil.which, without importing shutil)."""
+    for directory in (path if path is not None else os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def _can_spawn() -> bool:
