@@ -42,7 +42,9 @@ class Result:
         return names
 
     def __repr__(self) -> str:
-        return f"Result(returncode={self.returncode}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+        return (
+            f"Result(returncode={self.returncode}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+        )
 
 
 class Project:

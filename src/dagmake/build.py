@@ -36,7 +36,7 @@ def selection(project, targets=(), *, force=(), force_all=False) -> tuple[set[st
 
 
 def snapshot(project, names, seen: dict | None = None, *, strict: bool = True) -> tuple[dict, dict]:
-    """Stamps of every input and output of the named tasks: (inputs, outputs), name -> {path: stamp}.
+    """Stamps of the named tasks' inputs and outputs: (inputs, outputs), name -> {path: stamp}.
 
     Every path looked at is also left in `seen` (path -> stamp), when given.
     Raises GraphError for an input that exists nowhere and that no task produces
@@ -159,7 +159,9 @@ def make_plan(
     inputs, outputs = snapshot(project, selected, seen, strict=strict)
     if records is None:
         records = StateStore(project.state_dir).load()
-    return plan(project.graph, selected, inputs=inputs, outputs=outputs, records=records, forced=forced)
+    return plan(
+        project.graph, selected, inputs=inputs, outputs=outputs, records=records, forced=forced
+    )
 
 
 def build(

@@ -22,7 +22,9 @@ def clean(project, names=None) -> tuple[list[str], list[str]]:
             full = os.path.join(root, path)
             parent = os.path.realpath(os.path.dirname(full))
             if parent != root_real and not parent.startswith(root_real + os.sep):
-                refused.append(f"refusing to delete {path}: it resolves outside the project ({parent})")
+                refused.append(
+                    f"refusing to delete {path}: it resolves outside the project ({parent})"
+                )
                 continue
             target = os.path.join(parent, os.path.basename(full))
             if target == root_real:

@@ -149,7 +149,8 @@ def parse_args(argv: list[str]) -> Options:
             from .errors import did_you_mean
 
             raise UsageError(
-                f"unknown option '{arg}'{did_you_mean(arg, _OPTIONS)}", hint="dagmake --help lists them"
+                f"unknown option '{arg}'{did_you_mean(arg, _OPTIONS)}",
+                hint="dagmake --help lists them",
             )
         destination, kind = _OPTIONS[arg]
         if kind == "flag":
@@ -163,7 +164,9 @@ def parse_args(argv: list[str]) -> Options:
                 value = args[index]
                 index += 1
             if value is not None and value not in choices:
-                raise UsageError(f"option '{arg}' takes one of: {', '.join(choices)}; not '{value}'")
+                raise UsageError(
+                    f"option '{arg}' takes one of: {', '.join(choices)}; not '{value}'"
+                )
             setattr(options, destination, value or choices[0])
             continue
         if value is None:

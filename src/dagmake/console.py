@@ -92,7 +92,9 @@ class ConsoleReporter(Reporter):
             if self.quiet:
                 self._write("")
                 return
-            retried = f" after {len(outcome.attempts)} attempts" if len(outcome.attempts) > 1 else ""
+            retried = (
+                f" after {len(outcome.attempts)} attempts" if len(outcome.attempts) > 1 else ""
+            )
             header = f"[{self.finished}/{self.total}] {self._paint(name, '32')} {seconds}{retried}"
             if outcome.reason is not None:
                 header += f": {outcome.reason.text}"
@@ -130,7 +132,8 @@ class ConsoleReporter(Reporter):
         )
         if failed:
             first = failed[0]
-            text += f"\ndagmake: first failure: {first.name} ({first.describe()}), log {_shown(first.log_path)}"
+            log = _shown(first.log_path)
+            text += f"\ndagmake: first failure: {first.name} ({first.describe()}), log {log}"
             if summary.not_run:
                 text += f"\ndagmake: not started: {', '.join(summary.not_run)}"
             return self._paint(text, "31")

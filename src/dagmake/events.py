@@ -33,7 +33,9 @@ class Attempt(_Event):
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out and not self.interrupted and not self.error
+        return (
+            self.exit_code == 0 and not self.timed_out and not self.interrupted and not self.error
+        )
 
     def describe(self, timeout: float | None = None) -> str:
         """Why the attempt failed, in a few words."""
@@ -117,7 +119,7 @@ class AttemptFailed(_Event):
 
 
 class TaskSkipped(_Event):
-    """A step that turned out up to date when it became ready (upstream left its inputs as they were)."""
+    """A step found up to date when it became ready (its upstream left its inputs as they were)."""
 
     __slots__ = ("step",)
 

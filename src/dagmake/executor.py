@@ -123,7 +123,9 @@ class Executor:
                         sorter.done(name)
                         started.add(name)
                         for later in sorter.get_ready():
-                            heapq.heappush(ready, (-self.priority.get(later, 0.0), order[later], later))
+                            heapq.heappush(
+                                ready, (-self.priority.get(later, 0.0), order[later], later)
+                            )
                         continue
                     # `started` is added to only once a step has an outcome, is skipped or runs:
                     # Ctrl-C during prepare() or the TaskStarted output leaves it "not run".
@@ -148,7 +150,9 @@ class Executor:
                         deferred.append(TaskSkipped(step))
                         sorter.done(name)
                         for later in sorter.get_ready():
-                            heapq.heappush(ready, (-self.priority.get(later, 0.0), order[later], later))
+                            heapq.heappush(
+                                ready, (-self.priority.get(later, 0.0), order[later], later)
+                            )
                         continue
                     step = Step(step.task, reason)
                     self._start(step)
@@ -281,7 +285,9 @@ class Executor:
         total = (task.retries if self.retries is None else self.retries) + 1
         delay = task.retry_delay
         log_path = self.log_path(task.name)
-        on_line = (lambda name, line: self._results.put(("line", step, line))) if self.stream else None
+        on_line = (
+            (lambda name, line: self._results.put(("line", step, line))) if self.stream else None
+        )
         attempts = []
         status = FAILED
         for number in range(1, total + 1):

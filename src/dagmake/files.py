@@ -23,7 +23,11 @@ def stamp(root: str, path: str, root_fd: int | None = None) -> tuple[int, int] |
     which saves joining strings on every stat of a no-op run.
     """
     try:
-        st = os.stat(path, dir_fd=root_fd) if root_fd is not None else os.stat(os.path.join(root, path))
+        st = (
+            os.stat(path, dir_fd=root_fd)
+            if root_fd is not None
+            else os.stat(os.path.join(root, path))
+        )
     except OSError:
         return None
     if st.st_mode & 0o170000 == 0o040000:
@@ -124,7 +128,9 @@ def expand_glob(root: str, pattern: str) -> list[str]:
     regex = compile_glob(pattern)
     prefix = glob_prefix(pattern)
     recursive = "**" in pattern.split("/")
-    depth_limit = None if recursive else pattern.count("/") - (prefix.count("/") + 1 if prefix else 0)
+    depth_limit = (
+        None if recursive else pattern.count("/") - (prefix.count("/") + 1 if prefix else 0)
+    )
     start = os.path.join(root, prefix) if prefix else root
     found = []
     stack = [(start, prefix, 0, _identity(start, frozenset()) or frozenset())]

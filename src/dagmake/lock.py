@@ -9,7 +9,7 @@ from .state import ensure_state_dir
 
 
 class ProjectLock:
-    """An exclusive lock; the kernel drops it when its holder dies, so a dead holder never blocks."""
+    """An exclusive lock; the kernel drops it when its holder dies, so a dead one never blocks."""
 
     def __init__(self, state_dir: str) -> None:
         self.state_dir = state_dir

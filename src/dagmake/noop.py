@@ -1,4 +1,4 @@
-"""Answer "no work to do" without parsing or planning, when nothing changed since the last such answer.
+"""Answer "no work to do" without parsing or planning when nothing changed since the last time.
 
 After a full plan finds nothing to do, dagmake saves every path it looked at with its
 stamp, keyed by the Pipefile's bytes, the overrides, the targets and the state file's
@@ -18,7 +18,15 @@ FILENAME = "noop.cache"
 def _key(pipefile: str, source: bytes, overrides, targets, state_stamp):
     from ._version import __version__
 
-    return (FORMAT, __version__, pipefile, source, tuple(sorted(overrides.items())), tuple(targets), state_stamp)
+    return (
+        FORMAT,
+        __version__,
+        pipefile,
+        source,
+        tuple(sorted(overrides.items())),
+        tuple(targets),
+        state_stamp,
+    )
 
 
 def _state_stamp(state_dir: str):
@@ -87,7 +95,9 @@ def save(project, targets, seen: dict, up_to_date: int) -> None:
             source = f.read()
         paths = tuple(seen)
         stamps = [number for path in paths for number in seen[path]]
-        key = _key(project.pipefile, source, dict(project.overrides), targets, _state_stamp(state_dir))
+        key = _key(
+            project.pipefile, source, dict(project.overrides), targets, _state_stamp(state_dir)
+        )
         temporary = os.path.join(state_dir, f"{FILENAME}.{os.getpid()}.tmp")
         with open(temporary, "wb") as f:
             f.write(marshal.dumps((key, paths, stamps, up_to_date)))

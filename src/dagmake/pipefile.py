@@ -93,17 +93,14 @@ def load(
     overrides: dict[str, str] | None = None,
     write_cache: bool = True,
 ) -> Project:
-    """Load the Pipefile at path (default: the nearest one), from the parse cache when it is current.
+    """Load the Pipefile at path (default: the nearest one), from the parse cache when current.
 
     Args:
         path: a Pipefile, or a directory to search upward from; None means the current directory.
         overrides: `NAME=value` vars from the command line; they win over [vars].
         write_cache: False for read-only commands, which must not create .dagmake/.
     """
-    if path is None or os.path.isdir(path):
-        pipefile = find(path)
-    else:
-        pipefile = os.path.abspath(path)
+    pipefile = find(path) if path is None or os.path.isdir(path) else os.path.abspath(path)
     try:
         with open(pipefile, "rb") as f:
             source = f.read()
@@ -309,9 +306,11 @@ class _Validator:
         tasks_table = document.get("tasks")
         if not isinstance(tasks_table, dict) or not tasks_table:
             raise PipefileError(
-                "no tasks defined" if tasks_table is None or tasks_table == {} else "'tasks' must be a table",
+                "no tasks defined"
+                if tasks_table is None or tasks_table == {}
+                else "'tasks' must be a table",
                 file=self.file,
-                hint="add a task, e.g. [tasks.hello] with cmd = \"echo hello\"",
+                hint='add a task, e.g. [tasks.hello] with cmd = "echo hello"',
             )
         tasks = tuple(
             self.task(name, body, settings, variables, global_env)
@@ -340,8 +339,12 @@ class _Validator:
             )
         shell = self.typed(table, "shell", str, "a string (a path to a shell)", section="settings")
         default = self.string_list(table, "default", section="settings")
-        on_failure = self.typed(table, "on_failure", str, "a string (a shell command)", section="settings")
-        on_success = self.typed(table, "on_success", str, "a string (a shell command)", section="settings")
+        on_failure = self.typed(
+            table, "on_failure", str, "a string (a shell command)", section="settings"
+        )
+        on_success = self.typed(
+            table, "on_success", str, "a string (a shell command)", section="settings"
+        )
         return Settings(jobs, shell or "/bin/sh", default or (), on_failure, on_success)
 
     def variables(self, table, overrides: dict[str, str]) -> dict[str, str]:
@@ -362,7 +365,9 @@ class _Validator:
                 return resolved[name]
             if name in chain:
                 cycle = " -> ".join((*chain[chain.index(name) :], name))
-                raise self.error(f"vars refer to each other in a cycle: {cycle}", section="vars", key=name)
+                raise self.error(
+                    f"vars refer to each other in a cycle: {cycle}", section="vars", key=name
+                )
             # built-ins stay as placeholders here and are filled in per task
             known = {b: "{{" + b + "}}" for b in BUILTINS}
             for inner in names_in(raw[name]):
@@ -385,10 +390,7 @@ class _Validator:
         value = table.get(key)
         if value is None:
             return None
-        if kind is float:
-            ok = type(value) in (int, float)
-        else:
-            ok = type(value) is kind
+        ok = type(value) in (int, float) if kind is float else type(value) is kind
         if not ok:
             raise self.error(
                 f"'{key}' must be {expected}, not {_type_name(value)} {_short(value)}",
@@ -405,7 +407,8 @@ class _Validator:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             example = f'{key} = ["{value}"]' if isinstance(value, str) else f'{key} = ["a", "b"]'
             raise self.error(
-                f"'{key}' must be a list of non-empty strings, not {_type_name(value)} {_short(value)}",
+                f"'{key}' must be a list of non-empty strings, "
+                f"not {_type_name(value)} {_short(value)}",
                 task=task,
                 key=key,
                 section=section,
@@ -472,8 +475,13 @@ class _Validator:
             )
         if python is not None:
             module, sep, function = python.partition(":")
-            if not sep or not module or not function or not all(
-                part.isidentifier() for part in (*module.split("."), *function.split("."))
+            if (
+                not sep
+                or not module
+                or not function
+                or not all(
+                    part.isidentifier() for part in (*module.split("."), *function.split("."))
+                )
             ):
                 raise self.error(
                     f"'python' must look like \"package.module:function\", not {python!r}",
@@ -507,8 +515,18 @@ class _Validator:
             )
 
         values = {**variables, "task": name}
-        inputs = tuple(self.path(self.fill(p, values, task=name, field="inputs", file=self.file), name, "inputs") for p in inputs)
-        outputs = tuple(self.path(self.fill(p, values, task=name, field="outputs", file=self.file), name, "outputs") for p in outputs)
+        inputs = tuple(
+            self.path(
+                self.fill(p, values, task=name, field="inputs", file=self.file), name, "inputs"
+            )
+            for p in inputs
+        )
+        outputs = tuple(
+            self.path(
+                self.fill(p, values, task=name, field="outputs", file=self.file), name, "outputs"
+            )
+            for p in outputs
+        )
         cwd = self.path(self.fill(cwd, values, task=name, field="cwd", file=self.file), name, "cwd")
         for output in outputs:
             if "*" in output or "?" in output or "[" in output:
@@ -526,7 +544,9 @@ class _Validator:
                     hint="outputs must lie inside the directory of Pipefile.toml",
                 )
             if output == ".":
-                raise self.error("the project directory itself cannot be an output", task=name, key="outputs")
+                raise self.error(
+                    "the project directory itself cannot be an output", task=name, key="outputs"
+                )
         if python is None and cmd is None and outputs:
             raise self.error(
                 "has outputs but no 'cmd' or 'python' to create them",
@@ -537,7 +557,11 @@ class _Validator:
         # {{inputs}}/{{outputs}} are relative to the task's working directory.
         relative_in = [_relative_to(p, cwd) for p in inputs]
         relative_out = [_relative_to(p, cwd) for p in outputs]
-        command_values = {**values, "inputs": quote_all(relative_in), "outputs": quote_all(relative_out)}
+        command_values = {
+            **values,
+            "inputs": quote_all(relative_in),
+            "outputs": quote_all(relative_out),
+        }
         env = {**global_env, **task_env}
         env = tuple(
             (k, self.fill(v, command_values, task=name, field=f"env.{k}", file=self.file))
@@ -548,7 +572,8 @@ class _Validator:
         elif cmd is not None:
             lines = [cmd] if isinstance(cmd, str) else cmd
             commands = tuple(
-                self.fill(line, command_values, task=name, field="cmd", file=self.file) for line in lines
+                self.fill(line, command_values, task=name, field="cmd", file=self.file)
+                for line in lines
             )
             action = ShellAction(commands, settings.shell)
         else:

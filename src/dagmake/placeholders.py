@@ -15,7 +15,7 @@ def quote(word: str) -> str:
 
 
 def quote_all(words) -> str:
-    """Quote each word and join with spaces; a glob pattern stays unquoted so the shell expands it."""
+    """Quote each word and join with spaces; a glob stays unquoted for the shell to expand."""
     return " ".join(w if _is_plain_glob(w) else quote(w) for w in words)
 
 

@@ -102,9 +102,14 @@ def judge(
             return Reason(OUTPUT_MISSING, f"output {path} is missing")
     if record is not None:
         if record.status != "ok":
-            return Reason(LAST_RUN_FAILED, f"its last run {record.status == 'failed' and 'failed' or 'was interrupted'}")
+            return Reason(
+                LAST_RUN_FAILED,
+                f"its last run {(record.status == 'failed' and 'failed') or 'was interrupted'}",
+            )
         if record.fingerprint != task.fingerprint:
-            return Reason(DEFINITION_CHANGED, _definition_change(record.fingerprint, task.fingerprint))
+            return Reason(
+                DEFINITION_CHANGED, _definition_change(record.fingerprint, task.fingerprint)
+            )
     if upstream_running:
         return Reason(UPSTREAM_RUNS, f"upstream task {upstream_running} will run")
     oldest_path = None
@@ -137,7 +142,11 @@ def judge(
 def _definition_change(before: str, now: str) -> str:
     old_parts, new_parts = before.split(":"), now.split(":")
     if len(old_parts) == len(new_parts) == len(_DEFINITION_PARTS):
-        changed = [name for name, a, b in zip(_DEFINITION_PARTS, old_parts, new_parts) if a != b]
+        changed = [
+            name
+            for name, a, b in zip(_DEFINITION_PARTS, old_parts, new_parts, strict=True)
+            if a != b
+        ]
         if changed:
             return f"its {' and '.join(changed)} changed since its last successful run"
     return "its definition changed since its last successful run"

@@ -26,7 +26,11 @@ def graph_dot(project, the_plan) -> str:
     for name in project.graph.order:
         attributes = [f"label={_dot_string(name)}"]
         if name in stale:
-            attributes += ["style=filled", 'fillcolor="#ffd8a8"', f"tooltip={_dot_string(stale[name])}"]
+            attributes += [
+                "style=filled",
+                'fillcolor="#ffd8a8"',
+                f"tooltip={_dot_string(stale[name])}",
+            ]
         lines.append(f"  {_dot_string(name)} [{', '.join(attributes)}];")
     for name in project.graph.order:
         for up in project.graph.upstream[name]:
@@ -47,7 +51,9 @@ def graph_mermaid(project, the_plan) -> str:
             lines.append(f"  {ids[up]} --> {ids[name]}")
     if stale:
         lines.append("  classDef stale fill:#ffd8a8,stroke:#e8590c")
-        lines.append("  class " + ",".join(ids[n] for n in project.graph.order if n in stale) + " stale")
+        lines.append(
+            "  class " + ",".join(ids[n] for n in project.graph.order if n in stale) + " stale"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -80,9 +80,7 @@ def _frame(obj) -> bytes:
     import zlib
 
     payload = marshal.dumps(obj)
-    return (
-        len(payload).to_bytes(4, "little") + zlib.crc32(payload).to_bytes(4, "little") + payload
-    )
+    return len(payload).to_bytes(4, "little") + zlib.crc32(payload).to_bytes(4, "little") + payload
 
 
 def _read_frames(data: bytes) -> tuple[list, bool]:
@@ -180,7 +178,7 @@ class StateStore:
             _write(self._fd, _frame((_MAGIC, STATE_FORMAT)), self.path)
 
     def append(self, record: Record) -> None:
-        """Add one record; a single write(2), so a kill leaves the frame whole or torn, never mixed."""
+        """Add one record with a single write(2): a kill leaves the frame whole or torn."""
         if self._fd is None:
             raise RuntimeError("StateStore.open_for_append() was not called")
         _write(self._fd, _frame(record.to_data()), self.path)

@@ -282,7 +282,6 @@ def test_ctrl_c_at_random_moments_of_a_busy_build(project, cleanup):
     assert_nothing_ran(project.run())
 
 
-
 def test_sigterm_while_waiting_for_the_lock_exits_130(project):
     import fcntl
     import os

@@ -17,7 +17,9 @@ TASKS = [
 
 
 def test_example_builds_then_no_work(tmp_path):
-    shutil.copytree(EXAMPLE, tmp_path / "etl", ignore=shutil.ignore_patterns("data", "warehouse", ".dagmake"))
+    shutil.copytree(
+        EXAMPLE, tmp_path / "etl", ignore=shutil.ignore_patterns("data", "warehouse", ".dagmake")
+    )
     project = Project(tmp_path / "etl")
     assert_ran(project.run(), TASKS)
     assert project.exists("warehouse/warehouse.db")
@@ -25,7 +27,9 @@ def test_example_builds_then_no_work(tmp_path):
 
 
 def test_touching_an_export_reruns_exactly_its_chain(tmp_path):
-    shutil.copytree(EXAMPLE, tmp_path / "etl", ignore=shutil.ignore_patterns("data", "warehouse", ".dagmake"))
+    shutil.copytree(
+        EXAMPLE, tmp_path / "etl", ignore=shutil.ignore_patterns("data", "warehouse", ".dagmake")
+    )
     project = Project(tmp_path / "etl")
     assert_ran(project.run(), TASKS)
     project.make_newer("exports/users.csv", than="warehouse/warehouse.db")
