@@ -105,8 +105,8 @@ class Executor:
         slots: dict[str, int] = {}
         stopping = False
         interrupted = False
-        # Events wait here while the next steps start: a finished step's bookkeeping (state,
-        # console) then overlaps the next process instead of delaying its start.
+        # TaskStarted and TaskSkipped events wait here until the ready steps have started,
+        # so printing them overlaps the new processes instead of delaying their start.
         deferred: list = []
         try:
             while True:
@@ -174,7 +174,9 @@ class Executor:
                     running -= 1
                     used -= slots.pop(step.name)
                     outcomes.append(outcome)
-                    deferred.append(TaskFinished(step, outcome))
+                    # Recorded at once, before more steps start: a kill -9 must find at most
+                    # the running steps unrecorded (only TaskStarted events are held back).
+                    self.emit(TaskFinished(step, outcome))
                     if outcome.status == OK:
                         sorter.done(step.name)
                     elif not self.keep_going or outcome.status == INTERRUPTED:
