@@ -147,6 +147,8 @@ def _indent(text: str) -> str:
 def _read_log(path: str, max_lines: int) -> str:
     """The end of a log: all of it when short, else its last max_lines lines."""
     try:
+        if os.stat(path).st_size == 0:
+            return ""  # most trivial tasks print nothing: one stat, not an open and a read
         with open(path, "rb") as f:
             f.seek(0, 2)
             size = f.tell()
