@@ -8,6 +8,7 @@ import time
 from . import files
 from .errors import GraphError
 from .events import BuildSummary, Reporter, RunFinished, RunStarted, TaskFinished
+from .files import shown as _shown
 from .plan import UPSTREAM_RUNS, judge, plan
 from .state import INTERRUPTED, Record, StateStore
 
@@ -141,11 +142,6 @@ def _inside_an_output(path: str, producers) -> bool:
         if path in producers:
             return True
     return False
-
-
-def _shown(path: str) -> str:
-    relative = os.path.relpath(path)
-    return path if relative.startswith("../..") else relative
 
 
 def make_plan(

@@ -307,7 +307,7 @@ def run(options: Options) -> int:
         elif report.written and not options.quiet:
             # with --json, stdout is for the event lines only
             print(
-                f"dagmake: {report.what} written to {_shown(report.path)}",
+                f"dagmake: {report.what} written to {_display(report.path)}",
                 file=sys.stderr if options.json else sys.stdout,
             )
     return summary.exit_code
@@ -349,11 +349,6 @@ def _reporters(project, options: Options):
     from .events import Fanout
 
     return Fanout(shown, *written), written
-
-
-def _shown(path: str) -> str:
-    relative = os.path.relpath(path)
-    return path if relative.startswith("../..") else relative
 
 
 def _check_reports(options: Options) -> None:
@@ -522,3 +517,9 @@ def _clean(project, options: Options) -> int:
     for message in refused:
         _print_error(message)
     return 2 if refused else 0
+
+
+def _display(path: str) -> str:
+    from .files import shown
+
+    return shown(path)

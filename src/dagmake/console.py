@@ -6,14 +6,10 @@ import os
 import sys
 
 from .events import FAILED, INTERRUPTED, OK, Reporter
+from .files import shown as _shown
 
 TAIL_LINES = 20
 MAX_BLOCK_LINES = 200
-
-
-def _shown(path: str) -> str:
-    relative = os.path.relpath(path)
-    return path if relative.startswith("../..") else relative
 
 
 class ConsoleReporter(Reporter):

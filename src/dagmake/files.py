@@ -165,3 +165,9 @@ def is_inside(root_real: str, root: str, path: str) -> bool:
     """Whether path, with every symlink resolved, lies strictly inside the project root."""
     real = os.path.realpath(os.path.join(root, path))
     return real.startswith(root_real + os.sep)
+
+
+def shown(path: str) -> str:
+    """A path as messages show it: relative to the current directory unless that is far off."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("../..") else relative

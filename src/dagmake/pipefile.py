@@ -6,6 +6,7 @@ import os
 import posixpath
 
 from .errors import PipefileError, did_you_mean
+from .files import shown as _shown
 from .placeholders import expand, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
@@ -129,11 +130,6 @@ def _version() -> str:
     from ._version import __version__
 
     return __version__
-
-
-def _shown(pipefile: str) -> str:
-    relative = os.path.relpath(pipefile)
-    return relative if not relative.startswith("../..") else pipefile
 
 
 def _read_cache(cache_path, key, source, root, pipefile):
