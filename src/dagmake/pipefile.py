@@ -224,6 +224,8 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
                 return number
             continue
         if section_start is not None:
+            if key and stripped == f"[tasks.{task}.{key}]".replace(" ", ""):
+                return number  # the key written as its own table, e.g. [tasks.a.env]
             if stripped.startswith("["):
                 break
             if key and (stripped.startswith(key + "=") or stripped.startswith(f'"{key}"=')):

@@ -885,3 +885,11 @@ def test_invalid_pipefile_is_not_served_from_an_old_cache(tmp_path):
 def test_graph_error_on_load_is_a_graph_error():
     error = load_error('[tasks.a]\ncmd = "x"\nafter = ["b"]\n')
     assert isinstance(error, GraphError)
+
+
+def test_error_in_a_subtable_names_the_subtable_line():
+    source = b'[tasks.a]\ncmd = "echo hi"\n\n[tasks.a.env]\nX = true\n'
+    with pytest.raises(PipefileError) as caught:
+        pipefile.parse(source, "/p/Pipefile.toml", {})
+    assert caught.value.line == 4
+    assert "'env.X' must be a string" in str(caught.value)
