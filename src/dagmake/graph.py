@@ -131,15 +131,17 @@ class Graph:
                 return matched
         import posixpath
 
-        path = posixpath.normpath(pattern)
-        if path in self.producers:
-            return [self.producers[path]]
+        candidates = [posixpath.normpath(pattern)]
         if root is not None:
             import os
 
-            relative = os.path.relpath(os.path.abspath(pattern), root).replace(os.sep, "/")
-            if relative in self.producers:
-                return [self.producers[relative]]
+            candidates.append(os.path.relpath(os.path.abspath(pattern), root).replace(os.sep, "/"))
+        for path in candidates:
+            # the output itself, or a file inside an output directory
+            while path:
+                if path in self.producers:
+                    return [self.producers[path]]
+                path = path.rpartition("/")[0]
         raise TargetError(
             f"unknown {what} '{pattern}'{did_you_mean(pattern, [*self.tasks, *self.producers])}",
             hint="dagmake -l lists the tasks",

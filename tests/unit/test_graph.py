@@ -317,3 +317,12 @@ def test_after_naming_the_task_itself_is_a_cycle():
 
     with pytest.raises(GraphError, match=r"dependency cycle: a -> a"):
         Graph.from_tasks([Task("a", ShellAction(("true",)), after=("a",))])
+
+
+def test_a_file_inside_an_output_directory_names_its_producer():
+    from dagmake.graph import Graph
+    from dagmake.task import ShellAction, Task
+
+    graph = Graph.from_tasks([Task("unpack", ShellAction(("true",)), outputs=("data/raw",))])
+    assert graph.match("data/raw/users.csv") == ["unpack"]
+    assert graph.match("./data/raw") == ["unpack"]
