@@ -526,6 +526,14 @@ class _Validator:
             for p in outputs
         )
         cwd = self.path(self.fill(cwd, values, task=name, field="cwd", file=self.file), name, "cwd")
+        for path in inputs:
+            if self.contains_project(path):
+                raise self.error(
+                    f"input '{path}' contains the whole project, the task's own outputs included",
+                    task=name,
+                    key="inputs",
+                    hint="name the files or subdirectories the task reads",
+                )
         for output in outputs:
             if "*" in output or "?" in output or "[" in output:
                 raise self.error(
@@ -603,6 +611,15 @@ class _Validator:
             error.line = _find_line(self.lines, task, field.split(".", 1)[0])
             raise
         return text
+
+    def contains_project(self, path: str) -> bool:
+        """Whether path is the project directory or one of its parents."""
+        if path == "." or all(part == ".." for part in path.split("/")):
+            return True
+        if posixpath.isabs(path):
+            root = self.root.rstrip("/") + "/"
+            return root.startswith(path.rstrip("/") + "/")
+        return False
 
     def path(self, value: str, task: str, key: str) -> str:
         if "{{" in value:

@@ -893,3 +893,10 @@ def test_error_in_a_subtable_names_the_subtable_line():
         pipefile.parse(source, "/p/Pipefile.toml", {})
     assert caught.value.line == 4
     assert "'env.X' must be a string" in str(caught.value)
+
+
+@pytest.mark.parametrize("path", [".", "..", "../..", "/", "/p"])
+def test_an_input_containing_the_project_is_refused(path):
+    source = f'[tasks.a]\ncmd = "true > out"\ninputs = ["{path}"]\noutputs = ["out"]\n'
+    with pytest.raises(PipefileError, match="contains the whole project"):
+        pipefile.parse(source.encode(), "/p/Pipefile.toml", {})
