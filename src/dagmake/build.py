@@ -300,7 +300,7 @@ def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, run
         stream=stream,
         cost=cost,
     )
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         return (*executor.run(the_plan), executor.aborted)
 
 
@@ -318,8 +318,10 @@ def _local_resources(the_plan):
     return cost, ignored
 
 
-class _sigterm_as_interrupt:
-    """Treat SIGTERM like Ctrl-C while tasks run, so both stop children and record them."""
+class sigterm_as_interrupt:
+    """While active, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so both stop the
+    running tasks, record them, and end the CLI with exit 130. Outside the main thread,
+    where Python cannot set signal handlers, it does nothing."""
 
     def __enter__(self):
         import signal
@@ -327,7 +329,7 @@ class _sigterm_as_interrupt:
         self.previous = None
         try:
             self.previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-        except ValueError:  # not the main thread: leave signals alone
+        except ValueError:
             pass
         return self
 

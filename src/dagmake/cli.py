@@ -270,34 +270,36 @@ def run(options: Options) -> int:
 
         return watch(project, options, warn=_warn)
     if options.clean:
-        _sigterm_interrupts()
-        return _clean(project, options)
+        from .build import sigterm_as_interrupt
+
+        with sigterm_as_interrupt():
+            return _clean(project, options)
     if read_only:
         return _show(project, options)
-    from .build import build
+    from .build import build, sigterm_as_interrupt
 
     runner = _runner(project, options)
     latency_wait = options.latency_wait
     if latency_wait is None:  # a shared filesystem may show a worker's output late
         latency_wait = 5.0 if options.executor == "dask" else 0.0
     reporter, written = _reporters(project, options)
-    _sigterm_interrupts()
     try:
-        summary = build(
-            project,
-            options.targets,
-            force=options.force,
-            force_all=options.force_all,
-            jobs=options.jobs,
-            keep_going=options.keep_going,
-            retries=options.retries,
-            reporter=reporter,
-            stream=options.verbose,
-            wait=options.wait,
-            warn=_warn,
-            runner=runner,
-            latency_wait=latency_wait,
-        )
+        with sigterm_as_interrupt():
+            summary = build(
+                project,
+                options.targets,
+                force=options.force,
+                force_all=options.force_all,
+                jobs=options.jobs,
+                keep_going=options.keep_going,
+                retries=options.retries,
+                reporter=reporter,
+                stream=options.verbose,
+                wait=options.wait,
+                warn=_warn,
+                runner=runner,
+                latency_wait=latency_wait,
+            )
     finally:
         if runner is not None:
             runner.close()
@@ -311,18 +313,6 @@ def run(options: Options) -> int:
                 file=sys.stderr if options.json else sys.stdout,
             )
     return summary.exit_code
-
-
-def _sigterm_interrupts() -> None:
-    """SIGTERM, like Ctrl-C, ends a build with exit 130 whenever it comes (loading, waiting
-    for the lock, running), not with the default death by signal."""
-    import signal
-
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _reporters(project, options: Options):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import signal
 import sys
 import time
 
@@ -32,8 +31,9 @@ def watch(project, options, *, warn, source=None) -> int:
     Args:
         source: where changed paths come from (start/update/get/stop); default watchdog.
     """
-    previous = _on_sigterm(_raise_interrupt)
-    try:
+    from .build import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():
         if source is None:
             source = WatchdogSource(polling=_use_polling(project, options, warn), warn=warn)
         try:
@@ -42,8 +42,6 @@ def watch(project, options, *, warn, source=None) -> int:
             pass  # Ctrl-C is how watching ends; a running build already stopped its tasks
         finally:
             source.stop()
-    finally:
-        _on_sigterm(previous)
     return 0
 
 
@@ -440,17 +438,3 @@ def _read(path: str) -> str:
             return f.read()
     except OSError:
         return ""
-
-
-def _on_sigterm(handler):
-    """Install a SIGTERM handler; return the previous one (None outside the main thread)."""
-    if handler is None:
-        return None
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:
-        return None
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
