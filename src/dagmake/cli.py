@@ -6,6 +6,7 @@ import os
 import sys
 
 from .errors import DagmakeError, UsageError
+from .files import shown as _display
 
 USAGE = """\
 usage: dagmake [OPTIONS] [TARGET ...] [NAME=value ...]
@@ -507,9 +508,3 @@ def _clean(project, options: Options) -> int:
     for message in refused:
         _print_error(message)
     return 2 if refused else 0
-
-
-def _display(path: str) -> str:
-    from .files import shown
-
-    return shown(path)

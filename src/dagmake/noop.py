@@ -91,12 +91,15 @@ def save(project, targets, seen: dict, up_to_date: int) -> None:
         return
     state_dir = project.state_dir
     try:
-        with open(project.pipefile, "rb") as f:
-            source = f.read()
         paths = tuple(seen)
         stamps = [number for path in paths for number in seen[path]]
+        # the bytes that were planned, not the file now: an edit meanwhile must not match
         key = _key(
-            project.pipefile, source, dict(project.overrides), targets, _state_stamp(state_dir)
+            project.pipefile,
+            project.source,
+            dict(project.overrides),
+            targets,
+            _state_stamp(state_dir),
         )
         temporary = os.path.join(state_dir, f"{FILENAME}.{os.getpid()}.tmp")
         with open(temporary, "wb") as f:

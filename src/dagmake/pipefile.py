@@ -51,11 +51,15 @@ class Settings:
 
 
 class Project:
-    """A loaded pipeline: where it lives, its settings, its tasks and their graph."""
+    """A loaded pipeline: where it lives, its settings, its tasks and their graph.
 
-    __slots__ = ("root", "pipefile", "settings", "tasks", "graph", "overrides")
+    `source` is the Pipefile's bytes as loaded, which the no-op cache is keyed on.
+    """
 
-    def __init__(self, root, pipefile, settings, tasks, graph, overrides=()):
+    __slots__ = ("root", "pipefile", "settings", "tasks", "graph", "overrides", "source")
+
+    def __init__(self, root, pipefile, settings, tasks, graph, overrides=(), source=b""):
+        self.source = source
         self.root = root
         self.pipefile = pipefile
         self.settings = settings
@@ -66,10 +70,6 @@ class Project:
     @property
     def state_dir(self) -> str:
         return os.path.join(self.root, ".dagmake")
-
-    def display(self, path: str) -> str:
-        """The Pipefile's path as the user should see it in messages."""
-        return os.path.relpath(path) if not path.startswith("..") else path
 
 
 def find(start: str | None = None) -> str:
@@ -120,7 +120,7 @@ def load(
     from .graph import Graph
 
     graph = Graph.from_tasks(tasks, file=_shown(pipefile), locate=_locator(source))
-    project = Project(root, pipefile, settings, tasks, graph, override_items)
+    project = Project(root, pipefile, settings, tasks, graph, override_items, source)
     if write_cache:
         _write_cache(cache_path, key, source, project)
     return project
@@ -146,7 +146,8 @@ def _read_cache(cache_path, key, source, root, pipefile):
 
         tasks = tuple(Task.from_data(t) for t in task_data)
         graph = Graph.from_data(tasks, graph_data)
-        return Project(root, pipefile, Settings(*settings_data), tasks, graph, key[3])
+        settings = Settings(*settings_data)
+        return Project(root, pipefile, settings, tasks, graph, key[3], source)
     except Exception:
         # Any doubt about the cache (missing, truncated, another version) means a real parse.
         return None

@@ -1,0 +1,40 @@
+"""The no-op cache: answers "no work to do" only while nothing it planned from has changed."""
+
+import os
+
+from dagmake import noop, pipefile
+
+PIPEFILE = '[tasks.a]\ncmd = "cp in.txt out.txt"\ninputs = ["in.txt"]\noutputs = ["out.txt"]\n'
+
+
+def project_at(tmp_path):
+    (tmp_path / "Pipefile.toml").write_text(PIPEFILE)
+    (tmp_path / "in.txt").write_text("x")
+    (tmp_path / "out.txt").write_text("x")
+    os.makedirs(tmp_path / ".dagmake")
+    return pipefile.load(str(tmp_path))
+
+
+def seen_now(tmp_path):
+    return {
+        path: (os.stat(tmp_path / path).st_mtime_ns, os.stat(tmp_path / path).st_size)
+        for path in ("in.txt", "out.txt")
+    }
+
+
+def test_a_saved_answer_holds_while_nothing_changes(tmp_path):
+    project = project_at(tmp_path)
+    noop.save(project, [], seen_now(tmp_path), 1)
+    assert noop.check(project.pipefile, {}, []) == 1
+    assert noop.check(project.pipefile, {"X": "1"}, []) is None  # other overrides
+    assert noop.check(project.pipefile, {}, ["a"]) is None  # other targets
+    (tmp_path / "in.txt").write_text("xy")
+    assert noop.check(project.pipefile, {}, []) is None
+
+
+def test_the_key_is_the_pipefile_that_was_planned_not_the_one_on_disk(tmp_path):
+    project = project_at(tmp_path)
+    # edited while the no-op run planned from the old bytes
+    (tmp_path / "Pipefile.toml").write_text(PIPEFILE.replace("cp", "cat"))
+    noop.save(project, [], seen_now(tmp_path), 1)
+    assert noop.check(project.pipefile, {}, []) is None
