@@ -360,24 +360,18 @@ class ProcessRunner:
 
     def terminate_all(self) -> None:
         """Send SIGTERM to every running task's process group (Ctrl-C, SIGTERM, a failure)."""
-        self._stopping = True
-        with self._lock:
-            pids = list(self._running)
-        for pid in pids:
-            _signal_group(pid, signal.SIGTERM)
+        self._signal_all(signal.SIGTERM)
 
     def kill_all(self) -> None:
         """SIGKILL every running task's process group."""
+        self._signal_all(signal.SIGKILL)
+
+    def _signal_all(self, signum: int) -> None:
         self._stopping = True
         with self._lock:
             pids = list(self._running)
         for pid in pids:
-            _signal_group(pid, signal.SIGKILL)
-
-    @property
-    def busy(self) -> bool:
-        with self._lock:
-            return bool(self._running)
+            _signal_group(pid, signum)
 
 
 def _signal_group(pgid: int, signum: int) -> None:
