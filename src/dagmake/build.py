@@ -119,13 +119,9 @@ def _glob_inputs(project, task, pattern: str, strict: bool = True) -> list[str]:
 
 
 def _input_error(project, task, message: str, hint: str) -> GraphError:
-    from .pipefile import _find_line
+    from .pipefile import _locator
 
-    try:
-        with open(project.pipefile, encoding="utf-8", errors="replace") as f:
-            line = _find_line(f.read().splitlines(), task.name, "inputs")
-    except OSError:
-        line = None
+    line = _locator(project.source)(task.name, "inputs")
     return GraphError(
         message, file=_shown(project.pipefile), line=line, task=task.name, key="inputs", hint=hint
     )
