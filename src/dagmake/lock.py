@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from .errors import LockError
-from .state import ensure_state_dir
 
 
 class ProjectLock:
@@ -21,6 +20,8 @@ class ProjectLock:
         import fcntl
 
         try:
+            from .state import ensure_state_dir
+
             ensure_state_dir(self.state_dir)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
@@ -62,3 +63,20 @@ def _read_pid(fd: int) -> str:
         return os.pread(fd, 32, 0).decode().strip() or "unknown"
     except OSError:
         return "unknown"
+
+
+def is_held(state_dir: str) -> bool:
+    """Whether a dagmake holds the project's lock now (without taking it)."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(state_dir, "lock"), os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -49,7 +49,9 @@ def check(pipefile: str, overrides, targets) -> int | None:
         key, paths, stamps, up_to_date = saved
         if key != _key(pipefile, source, overrides, targets, _state_stamp(state_dir)):
             return None
-        if _locked(state_dir):
+        from .lock import is_held
+
+        if is_held(state_dir):
             return None
         root_fd = os.open(root, os.O_RDONLY)
         try:
@@ -67,22 +69,6 @@ def check(pipefile: str, overrides, targets) -> int | None:
     except Exception:
         return None
     return up_to_date if current == stamps else None
-
-
-def _locked(state_dir: str) -> bool:
-    import fcntl
-
-    try:
-        fd = os.open(os.path.join(state_dir, "lock"), os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def save(project, targets, seen: dict, up_to_date: int) -> None:

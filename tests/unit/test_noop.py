@@ -38,3 +38,18 @@ def test_the_key_is_the_pipefile_that_was_planned_not_the_one_on_disk(tmp_path):
     (tmp_path / "Pipefile.toml").write_text(PIPEFILE.replace("cp", "cat"))
     noop.save(project, [], seen_now(tmp_path), 1)
     assert noop.check(project.pipefile, {}, []) is None
+
+
+def test_no_answer_while_another_dagmake_holds_the_lock(tmp_path):
+    import fcntl
+
+    project = project_at(tmp_path)
+    noop.save(project, [], seen_now(tmp_path), 1)
+    holder = os.open(tmp_path / ".dagmake" / "lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        # the full path then reports the holder's pid
+        assert noop.check(project.pipefile, {}, []) is None
+    finally:
+        os.close(holder)
+    assert noop.check(project.pipefile, {}, []) == 1
