@@ -290,6 +290,7 @@ def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, run
         prepare=recorder.prepare,
         check=recorder.check,
         emit=recorder.handle,
+        flush=recorder.flush,
         log_path=lambda name: os.path.join(logs, f"{name}.log"),
         priority=critical_path_priority(the_plan, recorder.records),
         retries=retries,
@@ -437,7 +438,7 @@ class _Recorder(Reporter):
         self.records[record.name] = record
 
     def check(self, task) -> str | None:
-        # Runs on the executor's worker thread, so waiting here holds up only this task.
+        # With a remote engine this runs on a worker thread, so waiting holds up one task.
         deadline = time.monotonic() + self.latency_wait
         while True:
             missing = [p for p in task.outputs if files.stamp(self.project.root, p) is None]
@@ -482,6 +483,12 @@ class _Recorder(Reporter):
                 )
         self.reporter.handle(event)
 
+    def flush(self) -> None:
+        """Put what was recorded on disk, and what was printed on the terminal."""
+        self.store.flush()
+        self.history.flush()
+        self.reporter.flush()
+
     def finish(self, summary: BuildSummary) -> None:
         self.history.append(
             (
@@ -497,6 +504,8 @@ class _Recorder(Reporter):
         )
 
     def close(self) -> None:
-        self.store.close()
-        self.history.close()
-        self.store.compact(self.records)
+        try:
+            self.store.close()
+        finally:
+            self.history.close()
+            self.store.compact(self.records)

@@ -34,11 +34,15 @@ class ConsoleReporter(Reporter):
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
 
     def _write(self, text: str) -> None:
+        # No flush here: the build calls flush() before it waits, so a burst of finished
+        # tasks reaches the terminal in one write instead of one each.
         if self._status_shown:
             self.stream.write("\r\x1b[K")
             self._status_shown = False
         self.stream.write(text)
         self._draw_status()
+
+    def flush(self) -> None:
         self.stream.flush()
 
     def _draw_status(self) -> None:
@@ -108,8 +112,9 @@ class ConsoleReporter(Reporter):
         self.running.clear()
         if self.quiet and not summary.failed and not summary.interrupted:
             self._write("")  # -q: "only failures and the summary of a failed run"
-            return
-        self._write(self.summary_line(summary) + "\n")
+        else:
+            self._write(self.summary_line(summary) + "\n")
+        self.flush()
 
     def summary_line(self, summary) -> str:
         failed = summary.failed

@@ -178,6 +178,9 @@ class Reporter:
         if method is not None:
             method(event)
 
+    def flush(self) -> None:
+        """Show what the events so far produced; called before the build waits."""
+
     def close(self) -> None:
         pass
 
@@ -191,6 +194,10 @@ class Fanout(Reporter):
     def handle(self, event) -> None:
         for reporter in self.reporters:
             reporter.handle(event)
+
+    def flush(self) -> None:
+        for reporter in self.reporters:
+            reporter.flush()
 
     def close(self) -> None:
         for reporter in self.reporters:

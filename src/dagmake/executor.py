@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import heapq
-import queue
-import threading
 import time
 from graphlib import TopologicalSorter
 
@@ -31,8 +29,13 @@ class StepRefused(Exception):
 class Executor:
     """Schedules steps over a Runner; knows nothing of TOML, files or state.
 
+    Everything happens on the calling thread: the runner's start() begins an attempt and
+    returns, its wait() hands back the attempts that ended. A runner with only a blocking
+    run(task, number, log_path, on_line=) -> Attempt (Dask, test doubles) is driven
+    through worker threads instead (ThreadedRunner).
+
     Args:
-        runner: runs one attempt: run(task, number, log_path, on_line=) -> Attempt.
+        runner: start()/wait()/busy(), or a blocking run(); and terminate_all(), kill_all().
         jobs: most steps running at once.
         keep_going: after a failure, still run everything not downstream of it.
         prepare: called as a step becomes ready; returns its Reason to run, or None to skip it,
@@ -40,6 +43,8 @@ class Executor:
         check: called after a successful attempt; returns an error ("did not create
             output x") that turns it into a failure, or None.
         emit: receives every event, always on the calling thread.
+        flush: called before steps start and before waiting: whatever emit() buffered must
+            reach the disk (and the terminal) by then.
         log_path: task name -> path of its log file.
         priority: task name -> number; among ready steps the highest starts first.
         retries: overrides every task's `retries` when not None.
@@ -59,6 +64,7 @@ class Executor:
         prepare=None,
         check=None,
         emit,
+        flush=None,
         log_path,
         priority=None,
         retries: int | None = None,
@@ -66,12 +72,18 @@ class Executor:
         grace: float = 2.0,
         cost=None,
     ) -> None:
-        self.runner = runner
         self.jobs = max(1, jobs)
         self.keep_going = keep_going
         self.prepare = prepare or (lambda step: step.reason)
         self.check = check or (lambda task: None)
+        if hasattr(runner, "start"):
+            self.runner = runner
+        else:
+            # the check may wait (--latency-wait): on the worker thread it holds up one task
+            self.runner = ThreadedRunner(runner, self.check)
+            self.check = lambda task: None
         self.emit = emit
+        self.flush = flush or (lambda: None)
         self.log_path = log_path
         self.priority = priority or {}
         self.retries = retries
@@ -79,14 +91,7 @@ class Executor:
         self.grace = grace
         self.cost = cost or (lambda task: 1)
         self.aborted: ExecutorError | None = None
-        self._results: queue.SimpleQueue = queue.SimpleQueue()
-        self._work: queue.SimpleQueue = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._workers: list[threading.Thread] = []
-        # Steps a worker holds (taken, result not yet queued); kept by the workers themselves,
-        # so a Ctrl-C between taking a result and counting it cannot skew it.
-        self._in_flight = 0
-        self._in_flight_lock = threading.Lock()
+        self._stopped = False  # interrupted or aborted: retries end, nothing more starts
 
     def run(self, plan) -> tuple[list[TaskOutcome], list[str], list[str], bool]:
         """Execute plan; return (outcomes in finishing order, skipped, not started, interrupted)."""
@@ -95,14 +100,19 @@ class Executor:
         for step in plan.steps:
             sorter.add(step.name, *plan.upstream.get(step.name, ()))
         sorter.prepare()
-        ready: list = []
         order = {step.name: index for index, step in enumerate(plan.steps)}
+        ready: list = []
+
+        def push_ready() -> None:
+            for name in sorter.get_ready():
+                heapq.heappush(ready, (-self.priority.get(name, 0.0), order[name], name))
+
+        self._running: dict = {}  # runner's handle -> _Attempts of its step
+        self._retrying: list = []  # heap of (when, sequence, _Attempts) waiting to retry
         outcomes: list[TaskOutcome] = []
         skipped: list[str] = []
         started: set[str] = set()
-        running = 0
         used = 0  # slots taken by running steps
-        slots: dict[str, int] = {}
         stopping = False
         interrupted = False
         # TaskStarted and TaskSkipped events wait here until the ready steps have started,
@@ -110,8 +120,8 @@ class Executor:
         deferred: list = []
         try:
             while True:
-                for name in sorter.get_ready():
-                    heapq.heappush(ready, (-self.priority.get(name, 0.0), order[name], name))
+                push_ready()
+                launch: list[_Attempts] = []
                 while ready and not stopping:
                     name = ready[0][2]
                     step = steps[name]
@@ -122,10 +132,7 @@ class Executor:
                     if step.task.is_group:
                         sorter.done(name)
                         started.add(name)
-                        for later in sorter.get_ready():
-                            heapq.heappush(
-                                ready, (-self.priority.get(later, 0.0), order[later], later)
-                            )
+                        push_ready()
                         continue
                     # `started` is added to only once a step has an outcome, is skipped or runs:
                     # Ctrl-C during prepare() or the TaskStarted output leaves it "not run".
@@ -149,92 +156,157 @@ class Executor:
                         skipped.append(name)
                         deferred.append(TaskSkipped(step))
                         sorter.done(name)
-                        for later in sorter.get_ready():
-                            heapq.heappush(
-                                ready, (-self.priority.get(later, 0.0), order[later], later)
-                            )
+                        push_ready()
                         continue
                     step = Step(step.task, reason)
-                    self._start(step)
-                    deferred.append(TaskStarted(step))
-                    running += 1
+                    launch.append(_Attempts(step, need, self._total(step.task)))
                     started.add(name)
                     used += need
-                    slots[name] = need
-                self._flush(deferred)
-                if running == 0:
+                if launch:
+                    self.flush()  # each start is on disk before its command runs
+                    for attempts in launch:
+                        self._start(attempts)
+                        deferred.append(TaskStarted(attempts.step))
+                self._emit_all(deferred)
+                if not self._running and not self._retrying:
                     break
-                kind, step, *rest = self._results.get()
-                if kind == "line":
-                    self.emit(TaskOutput(step.name, rest[0]))
-                elif kind == "retry":
-                    self.emit(AttemptFailed(step, *rest))
-                else:
-                    outcome = rest[0]
-                    running -= 1
-                    used -= slots.pop(step.name)
+                self.flush()
+                for attempts, result in self._wait():
+                    outcome = self._ended(attempts, result)
+                    if outcome is None:
+                        continue  # it retries
+                    used -= attempts.need
                     outcomes.append(outcome)
-                    # Recorded at once, before more steps start: a kill -9 must find at most
-                    # the running steps unrecorded (only TaskStarted events are held back).
-                    self.emit(TaskFinished(step, outcome))
+                    self.emit(TaskFinished(attempts.step, outcome))
                     if outcome.status == OK:
-                        sorter.done(step.name)
+                        sorter.done(outcome.name)
                     elif not self.keep_going or outcome.status == INTERRUPTED:
                         stopping = True
-                    if kind == "abort" and self.aborted is None:
-                        self.aborted = rest[1]
-                        self._stop.set()
-                        try:
-                            self.runner.terminate_all()
-                        except Exception:  # the engine is already gone
-                            pass
         except KeyboardInterrupt:
             interrupted = True
-            self._interrupt(outcomes, running, deferred)
+            self._interrupt(outcomes, deferred)
         except Exception:
             # The build cannot go on (its state cannot be written, say): stop every task first.
-            self._interrupt(outcomes, running, deferred)
+            self._interrupt(outcomes, deferred)
             raise
         finally:
-            for _ in self._workers:
-                self._work.put(None)
+            close = getattr(self.runner, "close_threads", None)
+            if close is not None:
+                close()
         not_run = [s.name for s in plan.steps if s.name not in started and not s.task.is_group]
         return outcomes, skipped, not_run, interrupted or self.aborted is not None
 
-    def _flush(self, deferred: list) -> None:
+    def _total(self, task) -> int:
+        return (task.retries if self.retries is None else self.retries) + 1
+
+    def _start(self, attempts: _Attempts) -> None:
+        task = attempts.step.task
+        on_line = self._on_line if self.stream else None
+        handle = self.runner.start(
+            task, len(attempts.done) + 1, self.log_path(task.name), on_line=on_line
+        )
+        self._running[handle] = attempts
+
+    def _on_line(self, name: str, line: str) -> None:
+        self.emit(TaskOutput(name, line))
+
+    def _wait(self, timeout: float | None = None) -> list:
+        """(attempts, Attempt or ExecutorError) of what ended; restarts retries that are due."""
+        if self._retrying:
+            wait_for = max(0.0, self._retrying[0][0] - time.monotonic())
+            timeout = wait_for if timeout is None else min(timeout, wait_for)
+        if self._running:
+            running = self._running
+            ended = [(running.pop(handle), result) for handle, result in self.runner.wait(timeout)]
+        else:
+            time.sleep(timeout or 0.0)
+            ended = []
+        now = time.monotonic()
+        while self._retrying and self._retrying[0][0] <= now:
+            attempts = heapq.heappop(self._retrying)[2]
+            if self._stopped:
+                ended.append((attempts, None))
+            else:
+                self._start(attempts)
+        return ended
+
+    def _ended(self, attempts: _Attempts, result) -> TaskOutcome | None:
+        """The step's outcome once this attempt ended it, or None when it retries."""
+        step = attempts.step
+        task = step.task
+        log_path = self.log_path(task.name)
+        if result is None:  # its retry was due after a Ctrl-C or an abort
+            return attempts.outcome(INTERRUPTED, log_path)
+        if isinstance(result, ExecutorError):
+            attempt = Attempt(
+                len(attempts.done) + 1, 1, time.time(), 0.0, error=str(result).split("\n")[0]
+            )
+            attempts.done.append(attempt)
+            if self.aborted is None:
+                self.aborted = result
+                self._stopped = True
+                try:
+                    self.runner.terminate_all()
+                except Exception:  # the engine is already gone
+                    pass
+            return attempts.outcome(INTERRUPTED, log_path)
+        attempt = result
+        if attempt.ok:
+            attempt.error = self.check(task)
+        attempts.done.append(attempt)
+        if attempt.ok:
+            return attempts.outcome(OK, log_path)
+        if attempt.interrupted or self._stopped:
+            return attempts.outcome(INTERRUPTED, log_path)
+        if len(attempts.done) < attempts.total:
+            delay = task.retry_delay * 2 ** (len(attempts.done) - 1)
+            self.emit(AttemptFailed(step, attempt, attempts.total, delay))
+            heapq.heappush(self._retrying, (time.monotonic() + delay, id(attempts), attempts))
+            return None
+        return attempts.outcome(FAILED, log_path)
+
+    def _emit_all(self, deferred: list) -> None:
         while deferred:
             self.emit(deferred.pop(0))
 
-    def _interrupt(self, outcomes: list[TaskOutcome], running: int, deferred=()) -> None:
+    def _interrupt(self, outcomes: list[TaskOutcome], deferred=()) -> None:
         """Stop every running task: SIGTERM, SIGKILL after the grace period or a second Ctrl-C."""
-        self._stop.set()
+        self._stopped = True
         self.runner.terminate_all()
         # what finished before the interrupt is still recorded and shown
         deferred = [e for e in deferred if isinstance(e, (TaskFinished, TaskSkipped))]
+        ended = [(attempts, None) for _, _, attempts in self._retrying]
+        self._retrying.clear()
         failure = None
         try:
-            self._flush(deferred)
+            self._emit_all(deferred)
         except KeyboardInterrupt:
             pass
         except Exception as error:  # recording failed (disk full?): stop the tasks, then say so
             failure = error
         deadline = time.monotonic() + self.grace
         killed = False
-        # `running` can be off by one: the Ctrl-C may have landed between the run loop taking
-        # a result and counting it. The workers' own count decides when nothing is left.
-        while running > 0 or not self._idle():
+        while ended or self._running:
             # A second Ctrl-C may land anywhere in here, even while an outcome is recorded:
             # it must always reach kill_all(), never escape and leave a task running.
             try:
-                kind, step, *rest = self._results.get(timeout=0.1)
-                if kind in ("done", "abort"):
-                    running -= 1
-                    outcomes.append(rest[0])
-                    self.emit(TaskFinished(step, rest[0]))
-            except queue.Empty:
-                if self._idle():
+                while ended:
+                    attempts, result = ended.pop()
+                    if isinstance(result, Attempt):
+                        attempts.done.append(result)
+                    outcome = attempts.outcome(INTERRUPTED, self.log_path(attempts.step.name))
+                    outcomes.append(outcome)
+                    self.emit(TaskFinished(attempts.step, outcome))
+                if not self._running:
                     break
-                if killed or time.monotonic() >= deadline:
+                if not self.runner.busy():
+                    # A Ctrl-C landed between the runner ending an attempt and handing it
+                    # over: nothing runs any more, so those steps end interrupted.
+                    ended = [(attempts, None) for attempts in self._running.values()]
+                    self._running.clear()
+                    continue
+                ended = self._wait(0.1)
+                if not killed and time.monotonic() >= deadline:
                     self.runner.kill_all()
                     killed = True
             except KeyboardInterrupt:
@@ -245,68 +317,108 @@ class Executor:
         if failure is not None:
             raise failure
 
-    def _idle(self) -> bool:
-        """No step waits for a worker or is held by one, and every result has been taken."""
-        with self._in_flight_lock:
-            return self._in_flight == 0 and self._work.empty() and self._results.empty()
 
-    def _start(self, step: Step) -> None:
-        if len(self._workers) < self.jobs:
-            worker = threading.Thread(target=self._worker, name="dagmake-worker", daemon=True)
-            self._workers.append(worker)
-            worker.start()
-        self._work.put(step)
+class _Attempts:
+    """A running step and the attempts it has made so far."""
+
+    __slots__ = ("step", "need", "total", "done")
+
+    def __init__(self, step: Step, need: int, total: int) -> None:
+        self.step = step
+        self.need = need  # the slots it holds
+        self.total = total
+        self.done: list[Attempt] = []
+
+    def outcome(self, status: str, log_path: str) -> TaskOutcome:
+        task = self.step.task
+        return TaskOutcome(task.name, status, self.done, log_path, self.step.reason, task.timeout)
+
+
+class ThreadedRunner:
+    """start()/wait() over a runner whose run() blocks until its attempt ends.
+
+    Each attempt runs on a worker thread and hands its result back through a queue;
+    output lines travel the same way, so on_line is still called on the waiting thread.
+    """
+
+    def __init__(self, runner, check=None) -> None:
+        import queue
+
+        self.runner = runner
+        self.check = check or (lambda task: None)
+        self._results = queue.SimpleQueue()
+        self._work = queue.SimpleQueue()
+        self._threads = 0
+        self._idle = 0
+        self._in_flight = 0  # started attempts whose result wait() has not returned
+
+    def start(self, task, number: int, log_path: str, *, on_line=None):
+        import threading
+
+        handle = object()
+        self._in_flight += 1
+        if self._idle == 0:
+            self._threads += 1
+            threading.Thread(target=self._worker, name="dagmake-worker", daemon=True).start()
+        else:
+            self._idle -= 1
+        self._work.put((handle, task, number, log_path, on_line))
+        return handle
+
+    def wait(self, timeout: float | None = None) -> list:
+        import queue
+
+        ended = []
+        try:
+            item = self._results.get(timeout=timeout)
+            while True:
+                handle, kind, value = item
+                if kind == "line":
+                    value[0](*value[1])
+                else:
+                    self._in_flight -= 1
+                    self._idle += 1
+                    ended.append((handle, value))
+                item = self._results.get_nowait()
+        except queue.Empty:
+            pass
+        return ended
+
+    def busy(self) -> bool:
+        return self._in_flight > 0
+
+    def terminate_all(self) -> None:
+        self.runner.terminate_all()
+
+    def kill_all(self) -> None:
+        self.runner.kill_all()
+
+    def close_threads(self) -> None:
+        for _ in range(self._threads):
+            self._work.put(None)
+        self._threads = 0
 
     def _worker(self) -> None:
         while True:
-            step = self._work.get()
-            if step is None:
+            work = self._work.get()
+            if work is None:
                 return
-            with self._in_flight_lock:
-                self._in_flight += 1
-            try:
-                self._results.put(self._result(step))
-            finally:
-                with self._in_flight_lock:  # after the put: a result is queued or still held
-                    self._in_flight -= 1
+            handle, task, number, log_path, on_line = work
+            relay = None
+            if on_line is not None:
 
-    def _result(self, step: Step) -> tuple:
+                def relay(name, line, handle=handle, on_line=on_line):
+                    self._results.put((handle, "line", (on_line, (name, line))))
+
+            self._results.put((handle, "end", self._attempt(task, number, log_path, relay)))
+
+    def _attempt(self, task, number, log_path, on_line):
         try:
-            return ("done", step, self._attempts(step))
-        except ExecutorError as error:
-            attempt = Attempt(1, 1, time.time(), 0.0, error=str(error).split("\n")[0])
-            outcome = TaskOutcome(step.name, INTERRUPTED, [attempt], self.log_path(step.name))
-            return ("abort", step, outcome, error)
-        except BaseException as error:  # a bug must not hang the build
-            attempt = Attempt(1, 1, time.time(), 0.0, error=f"internal error: {error!r}")
-            outcome = TaskOutcome(step.name, FAILED, [attempt], self.log_path(step.name))
-            return ("done", step, outcome)
-
-    def _attempts(self, step: Step) -> TaskOutcome:
-        task = step.task
-        total = (task.retries if self.retries is None else self.retries) + 1
-        delay = task.retry_delay
-        log_path = self.log_path(task.name)
-        on_line = (
-            (lambda name, line: self._results.put(("line", step, line))) if self.stream else None
-        )
-        attempts = []
-        status = FAILED
-        for number in range(1, total + 1):
             attempt = self.runner.run(task, number, log_path, on_line=on_line)
             if attempt.ok:
                 attempt.error = self.check(task)
-            attempts.append(attempt)
-            if attempt.ok:
-                status = OK
-                break
-            if attempt.interrupted or self._stop.is_set():
-                status = INTERRUPTED
-                break
-            if number < total:
-                self._results.put(("retry", step, attempt, total, delay))
-                if self._stop.wait(delay):
-                    status = INTERRUPTED
-                    break
-                delay *= 2
-        return TaskOutcome(task.name, status, attempts, log_path, step.reason, task.timeout)
+            return attempt
+        except ExecutorError as error:
+            return error
+        except BaseException as error:  # a bug must not hang the build
+            return Attempt(number, 1, time.time(), 0.0, error=f"internal error: {error!r}")

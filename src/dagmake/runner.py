@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import select
 import signal
 import sys
 import threading
@@ -87,7 +89,13 @@ def direct_argv(command: str, shell: str) -> list[str] | None:
 
 
 class ProcessRunner:
-    """Runs tasks' actions as child processes, each in its own process group."""
+    """Runs tasks' actions as child processes, each in its own process group.
+
+    One thread drives every attempt: start() spawns a command and returns at once, and
+    wait() watches every child's exit (a pidfd) and output pipe in one poll(). A worker
+    thread per slot would cost a GIL hand-off on each side of every task, which is more
+    than a trivial command takes to run.
+    """
 
     def __init__(
         self, root: str, *, grace: float = 2.0, python: str | None = None, wrap=None
@@ -97,42 +105,76 @@ class ProcessRunner:
         self.python = python or sys.executable
         # argv -> argv run instead; the Dask executor puts a parent-death guard in front.
         self.wrap = wrap
-        self._running: dict[int, object] = {}  # pid -> its Popen, or None when spawned
+        self._jobs: set[_Job] = set()
+        self._fds: dict[int, tuple[_Job, bool]] = {}  # fd -> (its job, whether it is the exit fd)
+        self._poller = select.poll()
+        self._done: list[tuple[_Job, Attempt]] = []
+        self._lingering: list[_Job] = []
+        self._running: set[int] = set()  # process groups to signal on terminate/kill
         self._current: dict[str, bool] = {}
         self._executables: dict[tuple, str | None] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # terminate_all() may come from another thread
         self._stopping = False
 
-    def run(self, task, number: int, log_path: str, *, on_line=None) -> Attempt:
-        """Run every command of task's action in order; the first failure ends the attempt."""
-        started_wall = time.time()
-        started = time.monotonic()
-        deadline = started + task.timeout if task.timeout else None
+    # -- the interface the executor drives ------------------------------------------------
+
+    def start(self, task, number: int, log_path: str, *, on_line=None) -> _Job:
+        """Begin an attempt of task: its action's commands run one after another."""
         env = dict(os.environ)
         env.update(task.env)
         env["DAGMAKE_TASK"] = task.name
-        cwd = os.path.join(self.root, task.cwd)
-        log = _Log(log_path, number)
-        try:
-            for argv in self._commands(task, env):
-                if self.wrap is not None:
-                    argv = self.wrap(argv)
-                exit_code, timed_out, interrupted = self._run_one(
-                    argv, cwd, env, log, deadline, task.name, on_line
-                )
-                if exit_code != 0 or timed_out or interrupted:
-                    log.create()  # a failure's message points at its log: it must exist
-                    break
-        finally:
-            log.close()
-        return Attempt(
+        job = _Job(
+            task,
             number,
-            exit_code,
-            started_wall,
-            time.monotonic() - started,
-            timed_out=timed_out,
-            interrupted=interrupted,
+            _Log(log_path, number),
+            _Lines(task.name, on_line) if on_line is not None else None,
+            self._commands(task, env),
+            env,
+            os.path.join(self.root, task.cwd),
         )
+        self._jobs.add(job)
+        self._advance(job, 0)
+        return job
+
+    def wait(self, timeout: float | None = None) -> list[tuple[_Job, Attempt]]:
+        """Attempts that ended, as (job, attempt); waits up to timeout for at least one.
+
+        Output lines reach each job's on_line from in here, on the calling thread.
+        """
+        if not self._done and (self._jobs or timeout is not None):
+            for fd, _ in self._poller.poll(self._poll_timeout(timeout)):
+                entry = self._fds.get(fd)
+                if entry is not None:
+                    job, is_exit = entry
+                    if is_exit:
+                        self._exited(job)
+                    else:
+                        self._read(job)
+            self._check_clocks()
+        done, self._done = self._done, []
+        return done
+
+    def busy(self) -> bool:
+        """Whether an attempt is under way or its end not yet taken by wait()."""
+        return bool(self._jobs or self._done)
+
+    def run(self, task, number: int, log_path: str, *, on_line=None) -> Attempt:
+        """Run one attempt to its end (a Dask worker runs one task this way)."""
+        job = self.start(task, number, log_path, on_line=on_line)
+        while True:
+            for finished, attempt in self.wait():
+                if finished is job:
+                    return attempt
+
+    def terminate_all(self) -> None:
+        """Send SIGTERM to every running task's process group (Ctrl-C, SIGTERM, a failure)."""
+        self._signal_all(signal.SIGTERM)
+
+    def kill_all(self) -> None:
+        """SIGKILL every running task's process group."""
+        self._signal_all(signal.SIGKILL)
+
+    # -- one command at a time ------------------------------------------------------------
 
     def _commands(self, task, env):
         action = task.action
@@ -155,16 +197,207 @@ class ProcessRunner:
         for command in action.commands:
             yield direct_argv(command, action.shell) or [action.shell, "-c", command]
 
-    def _run_one(self, argv, cwd, env, log, deadline, name, on_line):
+    def _advance(self, job: _Job, exit_code: int) -> None:
+        """After a command (or at the start, with 0): spawn the next, or end the attempt."""
+        if exit_code == 0 and not job.timed_out:
+            for argv in job.commands:
+                if self._stopping:
+                    exit_code = 130
+                    break
+                if self.wrap is not None:
+                    argv = self.wrap(argv)
+                exit_code = self._spawn(job, argv)
+                if exit_code is None:
+                    return  # running; _exited() comes back here
+                break
+        self._finish(job, exit_code)
+
+    def _spawn(self, job: _Job, argv: list[str]) -> int | None:
+        """Start argv for job; None once it runs, else the exit code of a failed start."""
+        job.status = None
+        read_end, write_end = os.pipe()
+        try:
+            if self._is_current_directory(job.cwd):
+                failure = self._posix_spawn(job, argv, write_end)
+            else:
+                failure = self._popen(job, argv, write_end)
+        finally:
+            os.close(write_end)
+        if failure is not None:
+            os.close(read_end)
+            return failure
+        os.set_blocking(read_end, False)
+        job.pipe = read_end
+        job.exit_fd = _exit_fd(job)
+        with self._lock:
+            self._running.add(job.pid)
+            stopping = self._stopping
+        if stopping:  # terminate_all() ran between the check in _advance and the registration
+            _signal_group(job.pid, signal.SIGTERM)
+        self._fds[read_end] = (job, False)
+        self._fds[job.exit_fd] = (job, True)
+        self._poller.register(read_end, select.POLLIN)
+        self._poller.register(job.exit_fd, select.POLLIN)
+        return None
+
+    def _posix_spawn(self, job: _Job, argv: list[str], output: int) -> int | None:
+        # Cheaper than subprocess.Popen, whose import alone costs ~10 ms; but it cannot
+        # change directory (before Python 3.13), so it serves tasks that run where dagmake
+        # runs: the usual case.
+        executable = self._which(argv[0], job.env.get("PATH"))
+        if executable is None:
+            job.log.write(f"dagmake: {argv[0]}: command not found\n".encode())
+            return 127
+        try:
+            job.pid = os.posix_spawn(
+                executable,
+                argv,
+                job.env,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, _devnull(), 0),
+                    (os.POSIX_SPAWN_DUP2, output, 1),
+                    (os.POSIX_SPAWN_DUP2, output, 2),
+                ],
+                setpgroup=0,
+                # what subprocess's restore_signals does: Python ignores SIGPIPE, the child must not
+                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+            )
+        except OSError as error:
+            denied = isinstance(error, PermissionError)
+            reason = "permission denied" if denied else error.strerror
+            job.log.write(f"dagmake: {argv[0]}: {reason}\n".encode())
+            return 126 if denied else 127
+        job.process = None
+        return None
+
+    def _popen(self, job: _Job, argv: list[str], output: int) -> int | None:
+        import subprocess  # only for a task with its own cwd
+
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=job.cwd,
+                env=job.env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                process_group=0,
+            )
+        except FileNotFoundError as error:
+            if not os.path.isdir(job.cwd):
+                job.log.write(f"dagmake: working directory {job.cwd} does not exist\n".encode())
+                return 127
+            missing = argv[0] if error.filename in (None, argv[0]) else error.filename
+            job.log.write(f"dagmake: {missing}: command not found\n".encode())
+            return 127
+        except PermissionError:
+            job.log.write(f"dagmake: {argv[0]}: permission denied\n".encode())
+            return 126
+        job.pid = process.pid
+        job.process = process
+        return None
+
+    def _read(self, job: _Job) -> None:
+        try:
+            data = os.read(job.pipe, 65536)
+        except BlockingIOError:  # an event for an earlier pipe that had this fd number
+            return
+        if data:
+            job.output(data)
+        else:  # closed; the exit fd says when the process ends
+            self._poller.unregister(job.pipe)
+            del self._fds[job.pipe]
+
+    def _exited(self, job: _Job) -> None:
+        """The command's process ended: take what is left of its output, then go on.
+
+        Waiting for the process, not for the pipe's end: a background child that keeps
+        the pipe open must not hold the task.
+        """
+        exit_code = job.reap()
+        if exit_code is None:  # an event for an earlier exit fd that had this number
+            return
+        if job.pipe >= 0:
+            _drain(job)
+        for fd in (job.pipe, job.exit_fd):
+            if fd >= 0:
+                if self._fds.pop(fd, None) is not None:
+                    self._poller.unregister(fd)
+                os.close(fd)
+        job.pipe = job.exit_fd = -1
+        if job.timed_out:
+            # The leader may be gone while grandchildren that ignore SIGTERM live on.
+            _signal_group(job.pid, signal.SIGKILL)
         if self._stopping:
-            return 130, False, True
-        if _can_spawn() and self._is_current_directory(cwd):
-            return self._spawn(argv, env, log, deadline, name, on_line)
-        return self._popen(argv, cwd, env, log, deadline, name, on_line)
+            # Stay registered until the group is empty: kill_all() must still reach a
+            # grandchild that ignores SIGTERM. After the grace period it is killed.
+            job.exit_code = exit_code
+            job.linger_until = time.monotonic() + self.grace
+            self._lingering.append(job)
+            return
+        self._forget(job.pid)
+        self._advance(job, exit_code)
+
+    def _check_clocks(self) -> None:
+        """Timeouts: SIGTERM at the deadline, SIGKILL a grace period later; lingering groups."""
+        now = time.monotonic()
+        for job in self._jobs:
+            if job.deadline is None or job.pid is None or now < job.deadline:
+                continue
+            if not job.timed_out:
+                job.timed_out = True
+                job.kill_at = now + self.grace
+                _signal_group(job.pid, signal.SIGTERM)
+            elif job.kill_at is not None and now >= job.kill_at:
+                job.kill_at = None
+                _signal_group(job.pid, signal.SIGKILL)
+        for job in list(self._lingering):
+            if _group_alive(job.pid) and now < job.linger_until:
+                continue
+            _signal_group(job.pid, signal.SIGKILL)
+            self._lingering.remove(job)
+            self._forget(job.pid)
+            self._finish(job, job.exit_code)
+
+    def _poll_timeout(self, timeout: float | None) -> int | None:
+        """Milliseconds poll() may wait: until timeout, or a task's next deadline."""
+        now = time.monotonic()
+        due = [] if timeout is None else [now + timeout]
+        for job in self._jobs:
+            if job.kill_at is not None:
+                due.append(job.kill_at)
+            elif job.deadline is not None and not job.timed_out:
+                due.append(job.deadline)
+        if self._lingering:
+            due.append(now + 0.05)
+        if not due:
+            return None
+        return max(0, math.ceil((min(due) - now) * 1000))
+
+    def _finish(self, job: _Job, exit_code: int) -> None:
+        interrupted = self._stopping
+        if exit_code != 0 or job.timed_out or interrupted:
+            job.log.create()  # a failure's message points at its log: it must exist
+        job.log.close()
+        if job.lines is not None:
+            job.lines.flush()
+        self._jobs.discard(job)
+        attempt = Attempt(
+            job.number,
+            exit_code,
+            job.started_wall,
+            time.monotonic() - job.started,
+            timed_out=job.timed_out,
+            # Stopped by dagmake, even if it exits 0 on SIGTERM: what it wrote may be partial.
+            interrupted=interrupted,
+        )
+        self._done.append((job, attempt))
+
+    def _forget(self, pid: int) -> None:
+        with self._lock:
+            self._running.discard(pid)
 
     def _is_current_directory(self, cwd: str) -> bool:
-        # posix_spawn cannot change directory (before Python 3.13), so it serves only
-        # tasks that run where dagmake runs: the usual case.
         known = self._current.get(cwd)
         if known is None:
             try:
@@ -173,198 +406,11 @@ class ProcessRunner:
                 known = self._current[cwd] = False
         return known
 
-    def _spawn(self, argv, env, log, deadline, name, on_line):
-        """posix_spawn, then copy the output from a pipe to the log until the process exits.
-
-        Cheaper than subprocess.Popen and an eagerly created log file, which together cost
-        more than a trivial command itself; the pipe also lets a silent task leave no log.
-        """
-        executable = self._which(argv[0], env.get("PATH"))
-        if executable is None:
-            log.write(f"dagmake: {argv[0]}: command not found\n".encode())
-            return 127, False, False
-        read_end, write_end = os.pipe()
-        stdin = os.open(os.devnull, os.O_RDONLY)
-        try:
-            pid = os.posix_spawn(
-                executable,
-                argv,
-                env,
-                file_actions=[
-                    (os.POSIX_SPAWN_DUP2, stdin, 0),
-                    (os.POSIX_SPAWN_DUP2, write_end, 1),
-                    (os.POSIX_SPAWN_DUP2, write_end, 2),
-                ],
-                setpgroup=0,
-                # what subprocess's restore_signals does: Python ignores SIGPIPE, the child must not
-                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-            )
-        except OSError as error:
-            os.close(read_end)
-            reason = "permission denied" if isinstance(error, PermissionError) else error.strerror
-            log.write(f"dagmake: {argv[0]}: {reason}\n".encode())
-            return (126 if isinstance(error, PermissionError) else 127), False, False
-        finally:
-            os.close(write_end)
-            os.close(stdin)
-        with self._lock:
-            self._running[pid] = None
-            stopping = self._stopping
-        if stopping:  # terminate_all() ran between the check in _run_one and the registration
-            _signal_group(pid, signal.SIGTERM)
-        try:
-            timed_out = self._collect(pid, read_end, log, deadline, name, on_line)
-            _, status = os.waitpid(pid, 0)
-            if self._stopping:
-                self._linger(pid)
-        finally:
-            os.close(read_end)
-            with self._lock:
-                self._running.pop(pid, None)
-        return os.waitstatus_to_exitcode(status), timed_out, self._stopping
-
-    def _collect(self, pid, pipe, log, deadline, name, on_line) -> bool:
-        """Copy output to the log until the process exits; True if the deadline passed first.
-
-        Waiting for the process (its pidfd), not for the pipe's end: a background child
-        that keeps the pipe open must not hold the task.
-        """
-        import select
-
-        lines = _Lines(name, on_line) if on_line is not None else None
-        pidfd = os.pidfd_open(pid)
-        poller = select.poll()
-        poller.register(pipe, select.POLLIN)
-        poller.register(pidfd, select.POLLIN)
-        try:
-            while True:
-                timeout = None
-                if deadline is not None:
-                    timeout = max(0.0, deadline - time.monotonic()) * 1000
-                events = poller.poll(timeout)
-                if not events:
-                    self._stop_pid_group(pid, pidfd)
-                    _drain(pipe, log, lines)
-                    return True
-                for fd, _ in events:
-                    if fd == pidfd:
-                        _drain(pipe, log, lines)
-                        return False
-                    data = os.read(pipe, 65536)
-                    if data:
-                        log.write(data)
-                        if lines is not None:
-                            lines.feed(data)
-                    else:
-                        poller.unregister(pipe)  # closed; the pidfd says when it exits
-        finally:
-            os.close(pidfd)
-            if lines is not None:
-                lines.flush()
-
-    def _stop_pid_group(self, pid: int, pidfd: int) -> None:
-        """SIGTERM the whole group, then SIGKILL what is left after the grace period."""
-        import select
-
-        _signal_group(pid, signal.SIGTERM)
-        select.select([pidfd], [], [], self.grace)
-        # The leader may be gone while grandchildren that ignore SIGTERM live on.
-        _signal_group(pid, signal.SIGKILL)
-
-    def _popen(self, argv, cwd, env, log, deadline, name, on_line):
-        import subprocess  # only where posix_spawn cannot serve: ~10 ms of imports
-
-        stream = on_line is not None
-        try:
-            process = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if stream else log.create(),
-                stderr=subprocess.STDOUT,
-                process_group=0,
-            )
-        except FileNotFoundError as error:
-            missing = argv[0] if error.filename in (None, argv[0]) else error.filename
-            if not os.path.isdir(cwd):
-                log.write(f"dagmake: working directory {cwd} does not exist\n".encode())
-                return 127, False, False
-            log.write(f"dagmake: {missing}: command not found\n".encode())
-            return 127, False, False
-        except PermissionError:
-            log.write(f"dagmake: {argv[0]}: permission denied\n".encode())
-            return 126, False, False
-        with self._lock:
-            self._running[process.pid] = process
-            stopping = self._stopping
-        if stopping:  # terminate_all() ran between the check above and the registration
-            _signal_group(process.pid, signal.SIGTERM)
-        reader = None
-        if stream:
-            reader = threading.Thread(
-                target=_pump, args=(process.stdout, log, name, on_line), daemon=True
-            )
-            reader.start()
-        timed_out = False
-        try:
-            while True:
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                try:
-                    process.wait(remaining)
-                    break
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-                    self._stop_group(process)
-                    break
-            if self._stopping:
-                self._linger(process.pid)
-        finally:
-            with self._lock:
-                self._running.pop(process.pid, None)
-        if reader is not None:
-            reader.join()
-        # Stopped by dagmake, even if it exits 0 on SIGTERM: what it wrote may be partial.
-        interrupted = self._stopping
-        return process.returncode, timed_out, interrupted
-
     def _which(self, name: str, path: str | None) -> str | None:
         key = (name, path)
         if key not in self._executables:
             self._executables[key] = name if "/" in name else _search_path(name, path)
         return self._executables[key]
-
-    def _linger(self, pgid: int) -> None:
-        """Stay registered until the group is empty: its leader may be gone while a
-        grandchild that ignores SIGTERM lives on. kill_all() reaches it meanwhile;
-        after the grace period it is killed here."""
-        deadline = time.monotonic() + self.grace
-        while _group_alive(pgid):
-            if time.monotonic() >= deadline:
-                _signal_group(pgid, signal.SIGKILL)
-                return
-            time.sleep(0.05)
-
-    def _stop_group(self, process) -> None:
-        """SIGTERM the whole group, then SIGKILL what is left after the grace period."""
-        import subprocess
-
-        _signal_group(process.pid, signal.SIGTERM)
-        try:
-            process.wait(self.grace)
-        except subprocess.TimeoutExpired:
-            pass
-        # The leader may be gone while grandchildren that ignore SIGTERM live on.
-        _signal_group(process.pid, signal.SIGKILL)
-        process.wait()
-
-    def terminate_all(self) -> None:
-        """Send SIGTERM to every running task's process group (Ctrl-C, SIGTERM, a failure)."""
-        self._signal_all(signal.SIGTERM)
-
-    def kill_all(self) -> None:
-        """SIGKILL every running task's process group."""
-        self._signal_all(signal.SIGKILL)
 
     def _signal_all(self, signum: int) -> None:
         self._stopping = True
@@ -372,6 +418,92 @@ class ProcessRunner:
             pids = list(self._running)
         for pid in pids:
             _signal_group(pid, signum)
+
+
+class _Job:
+    """One attempt under way: its log, its remaining commands and the command running now."""
+
+    def __init__(self, task, number, log, lines, commands, env, cwd) -> None:
+        self.task = task
+        self.number = number
+        self.log = log
+        self.lines = lines
+        self.commands = commands
+        self.env = env
+        self.cwd = cwd
+        self.started_wall = time.time()
+        self.started = time.monotonic()
+        self.deadline = self.started + task.timeout if task.timeout else None
+        self.timed_out = False
+        self.kill_at: float | None = None
+        self.pid: int | None = None
+        self.process = None  # the Popen, when subprocess started it
+        self.pipe = -1
+        self.exit_fd = -1
+        self.status: int | None = None  # set by the reaper thread where there are no pidfds
+        self.exit_code = 0
+        self.linger_until = 0.0
+
+    def output(self, data: bytes) -> None:
+        self.log.write(data)
+        if self.lines is not None:
+            self.lines.feed(data)
+
+    def reap(self) -> int | None:
+        """The exit code, or None while the process still runs."""
+        if self.status is None:
+            if self.process is not None:
+                self.status = self.process.poll()
+            else:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid != 0:
+                    self.status = os.waitstatus_to_exitcode(status)
+        return self.status
+
+
+def _exit_fd(job: _Job) -> int:
+    """A file descriptor that becomes readable when job's process exits.
+
+    A pidfd on Linux 5.3+. Elsewhere a pipe, written to by a thread that reaps the
+    process: one thread per running command, only where there is no better way.
+    """
+    if _HAS_PIDFD:
+        try:
+            return os.pidfd_open(job.pid)
+        except OSError:
+            pass
+    read_end, write_end = os.pipe()
+
+    def reap() -> None:
+        if job.process is not None:
+            job.status = job.process.wait()
+        else:
+            job.status = os.waitstatus_to_exitcode(os.waitpid(job.pid, 0)[1])
+        os.write(write_end, b"x")
+        os.close(write_end)
+
+    threading.Thread(target=reap, name="dagmake-reaper", daemon=True).start()
+    return read_end
+
+
+def _pidfds_work() -> bool:
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
+_HAS_PIDFD = _pidfds_work()
+_DEVNULL: int | None = None
+
+
+def _devnull() -> int:
+    """One read-only /dev/null for every child's stdin, opened once per process."""
+    global _DEVNULL
+    if _DEVNULL is None:
+        _DEVNULL = os.open(os.devnull, os.O_RDONLY)
+    return _DEVNULL
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -403,29 +535,16 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _pump(pipe, log, name, on_line) -> None:
-    for raw in iter(pipe.readline, b""):
-        log.write(raw)
-        on_line(name, raw.decode("utf-8", "replace").rstrip("\n"))
-    pipe.close()
-
-
-def _drain(pipe: int, log, lines) -> None:
+def _drain(job: _Job) -> None:
     """Read what is left in the pipe without waiting for writers that may never close it."""
-    os.set_blocking(pipe, False)
     while True:
         try:
-            data = os.read(pipe, 65536)
+            data = os.read(job.pipe, 65536)
         except BlockingIOError:
             return
         if not data:
             return
-        log.write(data)
-        if lines is not None:
-            lines.feed(data)
-
-
-_SPAWN_WORKS: bool | None = None
+        job.output(data)
 
 
 def _search_path(name: str, path: str | None) -> str | None:
@@ -435,18 +554,6 @@ def _search_path(name: str, path: str | None) -> str | None:
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
-
-
-def _can_spawn() -> bool:
-    """posix_spawn and pidfds (Linux 5.3+) are there; else subprocess does the work."""
-    global _SPAWN_WORKS
-    if _SPAWN_WORKS is None:
-        try:
-            os.close(os.pidfd_open(os.getpid()))
-            _SPAWN_WORKS = hasattr(os, "posix_spawn")
-        except (AttributeError, OSError):
-            _SPAWN_WORKS = False
-    return _SPAWN_WORKS
 
 
 class _Log:

@@ -116,6 +116,7 @@ class StateStore:
         self.frames = 0
         self.needs_rewrite = False
         self._fd: int | None = None
+        self._pending: list[bytes] = []
 
     def load(self) -> dict[str, Record]:
         """All records, last one per task wins. Unreadable state is a warning, never an error."""
@@ -178,15 +179,26 @@ class StateStore:
             _write(self._fd, _frame((_MAGIC, STATE_FORMAT)), self.path)
 
     def append(self, record: Record) -> None:
-        """Add one record with a single write(2): a kill leaves the frame whole or torn."""
+        """Add one record; it reaches the file at the next flush() or close()."""
         if self._fd is None:
             raise RuntimeError("StateStore.open_for_append() was not called")
-        _write(self._fd, _frame(record.to_data()), self.path)
-        self.frames += 1
+        self._pending.append(_frame(record.to_data()))
+
+    def flush(self) -> None:
+        """Write the records appended since the last flush with a single write(2): a kill
+        leaves every frame whole except, at worst, a torn last one."""
+        if self._pending:
+            frames, self._pending = self._pending, []
+            try:
+                _write(self._fd, b"".join(frames), self.path)
+            except StateWriteError:
+                self.needs_rewrite = True  # the file may end in a torn frame: compact() mends it
+                raise
+            self.frames += len(frames)
 
     def compact(self, records: dict[str, Record]) -> None:
         """Fold appended records into one frame, so the next load is a single loads() call."""
-        if self.frames > 2:
+        if self.frames > 2 or self.needs_rewrite:
             try:
                 self.rewrite(records)
             except StateWriteError:
@@ -213,8 +225,11 @@ class StateStore:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            try:
+                self.flush()
+            finally:
+                os.close(self._fd)
+                self._fd = None
 
 
 class StateWriteError(DagmakeError):
@@ -251,6 +266,7 @@ class History:
         self.path = os.path.join(state_dir, "history")
         self.state_dir = state_dir
         self._fd: int | None = None
+        self._pending: list[bytes] = []
 
     def open(self) -> None:
         ensure_state_dir(self.state_dir)
@@ -269,16 +285,28 @@ class History:
             self.close()
 
     def append(self, entry: tuple) -> None:
+        """Add one entry; it reaches the file at the next flush() or close()."""
         if self._fd is not None:
+            self._pending.append(_frame(entry))
+
+    def flush(self) -> None:
+        if self._fd is not None and self._pending:
+            entries, self._pending = self._pending, []
             try:
-                os.write(self._fd, _frame(entry))
+                os.write(self._fd, b"".join(entries))
             except OSError:
                 self.close()
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None
+            if self._pending:
+                try:
+                    os.write(fd, b"".join(self._pending))
+                except OSError:
+                    pass
+            os.close(fd)
+        self._pending = []
 
     def read(self) -> list[tuple]:
         """All entries, oldest first: ("run", ...) and ("attempt", ...) tuples."""

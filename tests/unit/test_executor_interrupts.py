@@ -7,7 +7,7 @@ import time
 import pytest
 
 from dagmake.events import INTERRUPTED, TaskFinished, TaskStarted
-from dagmake.executor import Executor
+from dagmake.executor import Executor, _Attempts
 from dagmake.plan import Plan, Reason, Step
 from dagmake.task import ShellAction, Task
 from fakes import FakeRunner
@@ -23,17 +23,22 @@ def executor(runner, emit=lambda event: None, **options) -> Executor:
 
 
 def test_an_interrupt_does_not_wait_for_a_result_the_run_loop_already_took():
-    # Ctrl-C landed after the run loop took a task's result and before it counted it: the
-    # count says one task runs, but nothing does, and nothing will ever report.
+    # Ctrl-C landed after the runner handed over a task's result and before the run loop
+    # counted it: the loop thinks one task runs, but nothing does, and nothing will report.
     runner = FakeRunner()
     stopping = executor(runner, jobs=1, grace=30.0)
-    thread = threading.Thread(target=stopping._interrupt, args=([], 1), daemon=True)
+    [step] = plan_of("a").steps
+    stopping._running = {object(): _Attempts(step, 1, 1)}
+    stopping._retrying = []
+    outcomes = []
+    thread = threading.Thread(target=stopping._interrupt, args=(outcomes,), daemon=True)
     started = time.monotonic()
     thread.start()
     thread.join(timeout=5)
     assert not thread.is_alive(), "the interrupt waits forever"
     assert time.monotonic() - started < 2, "the interrupt waited out the grace period"
     assert runner.terminated
+    assert [(o.name, o.status) for o in outcomes] == [("a", INTERRUPTED)]
 
 
 def test_an_error_while_recording_stops_the_running_tasks_first():
@@ -56,7 +61,7 @@ def test_an_error_while_recording_stops_the_running_tasks_first():
     assert runner.terminated, "a was left running"
     finished = {e.outcome.name: e.outcome.status for e in seen if isinstance(e, TaskFinished)}
     assert finished.get("a") == INTERRUPTED, finished
-    assert stopping._in_flight == 0, "a task still runs"
+    assert not stopping.runner.busy(), "a task still runs"
 
 
 def test_when_no_outcome_can_be_recorded_every_task_is_still_stopped():
@@ -75,4 +80,4 @@ def test_when_no_outcome_can_be_recorded_every_task_is_still_stopped():
     with pytest.raises(DiskFull):
         stopping.run(plan_of("a", "q"))
     assert runner.terminated, "a was left running"
-    assert stopping._in_flight == 0, "a task still runs"
+    assert not stopping.runner.busy(), "a task still runs"
