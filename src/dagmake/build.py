@@ -308,6 +308,8 @@ def _local_resources(the_plan):
     ignored = sorted(
         {name for step in the_plan.work for name, _ in step.task.resources if name != "cpu"}
     )
+    if not any(name == "cpu" for step in the_plan.work for name, _ in step.task.resources):
+        return None, ignored
 
     def cost(task) -> int:
         return max(1, math.ceil(dict(task.resources).get("cpu", 1)))

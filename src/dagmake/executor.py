@@ -115,8 +115,8 @@ class Executor:
         used = 0  # slots taken by running steps
         stopping = False
         interrupted = False
-        # TaskStarted and TaskSkipped events wait here until the ready steps have started,
-        # so printing them overlaps the new processes instead of delaying their start.
+        # Events wait here until the ready steps have started, so recording and printing
+        # them overlaps the new processes instead of delaying their start.
         deferred: list = []
         try:
             while True:
@@ -177,7 +177,9 @@ class Executor:
                         continue  # it retries
                     used -= attempts.need
                     outcomes.append(outcome)
-                    self.emit(TaskFinished(attempts.step, outcome))
+                    # Recorded right after the steps it lets start have started: the next
+                    # command runs sooner, and a kill -9 in between only reruns this step.
+                    deferred.append(TaskFinished(attempts.step, outcome))
                     if outcome.status == OK:
                         sorter.done(outcome.name)
                     elif not self.keep_going or outcome.status == INTERRUPTED:

@@ -80,7 +80,7 @@ def direct_argv(command: str, shell: str) -> list[str] | None:
     starts of a build of trivial tasks. Anything with quoting, expansion, redirection,
     an assignment or a shell builtin still goes through the shell.
     """
-    if shell not in _DEFAULT_SHELLS or not command or not all(c in _PLAIN for c in command):
+    if shell not in _DEFAULT_SHELLS or not command or not _PLAIN.issuperset(command):
         return None
     argv = command.split()
     if not argv or argv[0] in _SHELL_WORDS or "=" in argv[0]:
@@ -111,6 +111,8 @@ class ProcessRunner:
         self._done: list[tuple[_Job, Attempt]] = []
         self._lingering: list[_Job] = []
         self._running: set[int] = set()  # process groups to signal on terminate/kill
+        # os.environ decodes every variable on each copy: copy it once, then per task a dict
+        self._environ = dict(os.environ)
         self._current: dict[str, bool] = {}
         self._executables: dict[tuple, str | None] = {}
         self._lock = threading.Lock()  # terminate_all() may come from another thread
@@ -120,7 +122,7 @@ class ProcessRunner:
 
     def start(self, task, number: int, log_path: str, *, on_line=None) -> _Job:
         """Begin an attempt of task: its action's commands run one after another."""
-        env = dict(os.environ)
+        env = self._environ.copy()
         env.update(task.env)
         env["DAGMAKE_TASK"] = task.name
         job = _Job(
