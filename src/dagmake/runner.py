@@ -5,10 +5,17 @@ from __future__ import annotations
 import math
 import os
 import select
-import signal
 import sys
-import threading
 import time
+
+try:  # CPython's own signal module, loaded at startup: `signal` adds ~3 ms of enum imports
+    import _signal as signal
+except ImportError:  # pragma: no cover - another Python
+    import signal
+try:
+    from _thread import allocate_lock
+except ImportError:  # pragma: no cover
+    from threading import Lock as allocate_lock
 
 from .events import Attempt
 
@@ -115,7 +122,7 @@ class ProcessRunner:
         self._environ = dict(os.environ)
         self._current: dict[str, bool] = {}
         self._executables: dict[tuple, str | None] = {}
-        self._lock = threading.Lock()  # terminate_all() may come from another thread
+        self._lock = allocate_lock()  # terminate_all() may come from another thread
         self._stopping = False
 
     # -- the interface the executor drives ------------------------------------------------
@@ -483,6 +490,8 @@ def _exit_fd(job: _Job) -> int:
             job.status = os.waitstatus_to_exitcode(os.waitpid(job.pid, 0)[1])
         os.write(write_end, b"x")
         os.close(write_end)
+
+    import threading
 
     threading.Thread(target=reap, name="dagmake-reaper", daemon=True).start()
     return read_end
