@@ -170,10 +170,13 @@ class ProcessRunner:
     def run(self, task, number: int, log_path: str, *, on_line=None) -> Attempt:
         """Run one attempt to its end (a Dask worker runs one task this way)."""
         job = self.start(task, number, log_path, on_line=on_line)
+        others = []
         while True:
             for finished, attempt in self.wait():
                 if finished is job:
+                    self._done += others  # for a later wait()
                     return attempt
+                others.append((finished, attempt))
 
     def terminate_all(self) -> None:
         """Send SIGTERM to every running task's process group (Ctrl-C, SIGTERM, a failure)."""
@@ -572,19 +575,22 @@ class _Log:
 
     Creating a file (a new inode) can cost more than starting a trivial command, while
     a hard link costs a twentieth of that: a task that prints nothing gets its log as a
-    link to one shared empty file. The old log is always unlinked first, so nothing is
-    ever written through such a link.
+    link to one shared empty file. Nothing is ever written through such a link: the
+    first attempt unlinks the old log, and a later one replaces a linked (so empty) log
+    with a file of its own before appending.
     """
 
     def __init__(self, path: str, number: int) -> None:
         self.path = path
         self.file = None
         if number == 1:
+            _unlink(path)
+        else:
             try:
-                os.unlink(path)
+                if os.stat(path).st_nlink > 1:  # an earlier attempt printed nothing
+                    _unlink(path)
             except FileNotFoundError:
                 pass
-        else:
             self.write(f"--- dagmake: attempt {number} ---\n".encode())
 
     def create(self):
@@ -614,6 +620,13 @@ class _Log:
             os.link(empty, self.path)
         except OSError:  # no hard links here (some network filesystems)
             open(self.path, "ab").close()
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 class _Lines:

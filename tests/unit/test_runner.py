@@ -1,0 +1,589 @@
+"""ProcessRunner: one thread drives every attempt through start() and wait().
+
+Ordering never rests on sleeps: tasks wait (bounded) for files the test creates, and the
+test pumps wait() until a deadline. Time bounds are wide: they tell "killed" from "waited
+for", nothing finer; lower bounds follow from the runner's own clock arithmetic.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+import dagmake.runner
+from conftest import process_gone, sh_wait_for, wait_until
+from dagmake.runner import ProcessRunner
+from dagmake.task import ShellAction, Task
+
+DEADLINE = 10.0  # how long any attempt may take before the test gives up on it
+MISSING = "no-such-command-for-dagmake-tests"
+
+
+def task(name, *commands, **fields):
+    return Task(name, ShellAction(commands), **fields)
+
+
+def finish(runner, handles, timeout=DEADLINE):
+    """Pump wait() until every handle's attempt ended; {handle: attempt} of all that ended."""
+    pending = set(handles)
+    ended = {}
+    deadline = time.monotonic() + timeout
+    while pending:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{len(pending)} attempt(s) still running after {timeout} s"
+        for handle, attempt in runner.wait(timeout=left):
+            assert handle not in ended, "an attempt ended twice"
+            ended[handle] = attempt
+            pending.discard(handle)
+    return ended
+
+
+def run_one(runner, t, number, log, on_line=None):
+    """start() and finish(): like run(), but a runner that never ends the attempt fails."""
+    handle = runner.start(t, number, log, on_line=on_line)
+    return finish(runner, [handle])[handle]
+
+
+def pump_until(runner, predicate, timeout=DEADLINE):
+    """Pump wait() in short slices until predicate holds; the attempts that ended meanwhile."""
+    ended = []
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached before the deadline"
+        ended += runner.wait(timeout=0.02)
+    return ended
+
+
+def shut_down(runner):
+    """Leave no process behind, whatever the test did."""
+    if not runner.busy():
+        return
+    runner.kill_all()
+    deadline = time.monotonic() + DEADLINE
+    while runner.busy() and time.monotonic() < deadline:
+        runner.wait(timeout=0.1)
+
+
+def kill_pid_in(path):
+    """Kill the process whose pid a task wrote to path, if any (a test's leftover)."""
+    try:
+        pid = int(path.read_text())
+    except (OSError, ValueError):
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def no_reapers():
+    return not any(t.name == "dagmake-reaper" for t in threading.enumerate())
+
+
+@pytest.fixture(params=["pidfd", "reaper"])
+def mode(request, monkeypatch):
+    """Both ways to learn of a child's exit: a pidfd, or a reaper thread and a pipe."""
+    if request.param == "pidfd":
+        if not dagmake.runner._HAS_PIDFD:
+            pytest.skip("no pidfds here")
+    else:
+        monkeypatch.setattr(dagmake.runner, "_HAS_PIDFD", False)
+    return request.param
+
+
+@pytest.fixture
+def logs(tmp_path):
+    path = tmp_path / "logs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def make_runner(tmp_path, monkeypatch):
+    """ProcessRunner(s) rooted at tmp_path, which is also the current directory."""
+    monkeypatch.chdir(tmp_path)
+    runners = []
+
+    def make(grace=0.5):
+        runner = ProcessRunner(str(tmp_path), grace=grace)
+        runners.append(runner)
+        return runner
+
+    yield make
+    for runner in runners:
+        shut_down(runner)
+
+
+@pytest.fixture
+def runner(make_runner):
+    return make_runner()
+
+
+@pytest.fixture
+def spawns(monkeypatch):
+    """Which of the two ways to start a process each command took, in order."""
+    calls = []
+    for name in ("_posix_spawn", "_popen"):
+        original = getattr(ProcessRunner, name)
+
+        def spy(self, job, argv, output, _original=original, _name=name):
+            calls.append(_name)
+            return _original(self, job, argv, output)
+
+        monkeypatch.setattr(ProcessRunner, name, spy)
+    return calls
+
+
+# --- several attempts from one thread -------------------------------------------------------
+
+
+def test_attempts_run_at_once_and_start_returns_at_once(mode, runner, tmp_path, logs):
+    assert wait_until(no_reapers, timeout=5)  # none left from earlier tests
+    tasks = [task(f"t{i}", f"touch started-{i}; {sh_wait_for('go')}") for i in range(3)]
+    handles = [runner.start(t, 1, str(logs / f"{t.name}.log")) for t in tasks]
+    assert runner.busy()
+    assert runner.wait(timeout=0) == []  # all three wait for `go`: none can have ended
+
+    # All three run together: each has started while none has ended.
+    started = [tmp_path / f"started-{i}" for i in range(3)]
+    ended_early = pump_until(runner, lambda: all(p.exists() for p in started))
+    assert ended_early == []
+    reapers = [t for t in threading.enumerate() if t.name == "dagmake-reaper"]
+    assert len(reapers) == (0 if mode == "pidfd" else 3)  # a thread per attempt only without pidfds
+
+    (tmp_path / "go").touch()
+    ended = finish(runner, handles)
+    assert set(ended) == set(handles)
+    assert [ended[h].exit_code for h in handles] == [0, 0, 0]
+    assert all(ended[h].ok and ended[h].number == 1 for h in handles)
+    assert not runner.busy()
+    assert runner.wait() == []  # nothing under way: returns at once
+
+
+def test_wait_returns_nothing_when_only_output_arrived_or_the_timeout_passed(
+    runner, tmp_path, logs
+):
+    idle = ProcessRunner(str(tmp_path))
+    assert not idle.busy()
+    assert idle.wait() == []  # nothing under way: returns at once instead of blocking
+
+    lines = []
+    handle = runner.start(
+        task("t", f"echo hello; {sh_wait_for('go')}"),
+        1,
+        str(logs / "t.log"),
+        on_line=lambda name, line: lines.append(line),
+    )
+    assert pump_until(runner, lambda: lines == ["hello"]) == []
+    assert runner.wait(timeout=0.05) == []
+    assert runner.busy()
+
+    (tmp_path / "go").touch()
+    assert finish(runner, [handle])[handle].ok
+
+
+# --- exit codes, commands, output ---------------------------------------------------------
+
+
+@pytest.mark.usefixtures("mode")
+def test_exit_codes_are_reported_per_handle(runner, logs):
+    commands = {
+        "ok": "true",
+        "false": "false",
+        "three": "echo failing; exit 3",
+        "missing": MISSING,
+        "killed": "kill -KILL $$",
+    }
+    handles = {
+        runner.start(task(name, command), 1, str(logs / f"{name}.log")): name
+        for name, command in commands.items()
+    }
+    ended = finish(runner, handles)
+    codes = {handles[h]: attempt.exit_code for h, attempt in ended.items()}
+    assert codes == {"ok": 0, "false": 1, "three": 3, "missing": 127, "killed": -signal.SIGKILL}
+    assert [handles[h] for h, attempt in ended.items() if attempt.ok] == ["ok"]
+    assert f"{MISSING}: command not found" in (logs / "missing.log").read_text()
+    assert (logs / "three.log").read_text() == "failing\n"
+    assert not any(a.timed_out or a.interrupted for a in ended.values())
+
+
+@pytest.mark.usefixtures("mode")
+def test_commands_run_in_order_in_one_attempt(runner, tmp_path, logs):
+    # cp needs the file the first command wrote; cat needs cp's copy.
+    attempt = run_one(
+        runner,
+        task("chain", "echo a > a.txt", "cp a.txt b.txt", "cat b.txt"),
+        1,
+        str(logs / "c.log"),
+    )
+    assert attempt.ok
+    assert (logs / "c.log").read_text() == "a\n"
+
+
+@pytest.mark.usefixtures("mode")
+def test_the_first_failing_command_stops_the_attempt(runner, tmp_path, logs):
+    commands = ("echo one", "echo two; echo err >&2", "echo three; exit 4", "touch later.txt")
+    attempt = run_one(runner, task("t", *commands), 1, str(logs / "t.log"))
+    assert attempt.exit_code == 4
+    assert not attempt.ok
+    assert not (tmp_path / "later.txt").exists()
+    assert (logs / "t.log").read_text() == "one\ntwo\nerr\nthree\n"
+
+
+@pytest.mark.usefixtures("mode")
+def test_output_goes_to_the_log_and_on_line_on_the_waiting_thread(runner, logs):
+    calls = []
+
+    def on_line(name, line):
+        calls.append((name, line, threading.get_ident()))
+
+    # A line split across two commands, stderr in the same stream, no final newline.
+    commands = ("printf 'first\\nsecond\\npar'", "printf 'tial\\n'; echo oops >&2; printf last")
+    handle = runner.start(task("t", *commands), 1, str(logs / "t.log"), on_line=on_line)
+    attempt = finish(runner, [handle])[handle]
+    assert attempt.ok
+    assert (logs / "t.log").read_text() == "first\nsecond\npartial\noops\nlast"
+    assert [(name, line) for name, line, _ in calls] == [
+        ("t", "first"),
+        ("t", "second"),
+        ("t", "partial"),
+        ("t", "oops"),
+        ("t", "last"),
+    ]
+    assert {ident for _, _, ident in calls} == {threading.get_ident()}
+
+
+# Writes more than one read() takes into a pipe it enlarged, says so, and exits at once.
+WRITE_AND_EXIT = """\
+import fcntl, os, sys
+fcntl.fcntl(1, fcntl.F_SETPIPE_SZ, 1 << 20)
+data = b"x" * 900_000
+written = 0
+while written < len(data):
+    written += os.write(1, data[written:])
+with open("written", "w") as f:
+    f.write(str(os.getpid()))
+os._exit(0)
+"""
+
+
+@pytest.mark.usefixtures("mode")
+def test_output_still_in_the_pipe_when_the_command_exits_is_kept(runner, tmp_path, logs):
+    with open("/proc/sys/fs/pipe-max-size") as f:
+        if int(f.read()) < 1 << 20:
+            pytest.skip("pipes cannot hold 1 MiB here")
+    (tmp_path / "write.py").write_text(WRITE_AND_EXIT)
+    command = f"{shlex.quote(sys.executable)} write.py"
+    handle = runner.start(task("t", command), 1, str(logs / "t.log"))
+    # wait() is not called until the command has exited: its output is all in the pipe.
+    written = tmp_path / "written"
+    assert wait_until(lambda: written.exists() and written.read_text() != "")
+    pid = int(written.read_text())
+    assert wait_until(lambda: process_gone(pid))
+    attempt = finish(runner, [handle])[handle]
+    assert attempt.ok
+    assert (logs / "t.log").stat().st_size == 900_000
+
+
+@pytest.mark.usefixtures("mode")
+def test_output_larger_than_a_pipe_buffer_is_all_kept(runner, logs):
+    lines = []
+    attempt = run_one(
+        runner,
+        task("big", "seq 1 30000"),
+        1,
+        str(logs / "big.log"),
+        on_line=lambda name, line: lines.append(line),
+    )
+    assert attempt.ok
+    expected = [str(i) for i in range(1, 30001)]
+    assert (logs / "big.log").read_text().splitlines() == expected
+    assert lines == expected
+
+
+def test_a_silent_task_gets_an_existing_empty_log(runner, logs):
+    (logs / "quiet.log").write_text("left over from an earlier run\n")
+    for name, command in (("quiet", "true"), ("also", "touch x.txt")):
+        attempt = run_one(runner, task(name, command), 1, str(logs / f"{name}.log"))
+        assert attempt.ok
+        assert (logs / f"{name}.log").is_file()
+        assert (logs / f"{name}.log").read_text() == ""
+
+
+def test_a_failed_silent_task_gets_its_own_log(runner, logs):
+    attempt = run_one(runner, task("f", "false"), 1, str(logs / "f.log"))
+    assert attempt.exit_code == 1
+    assert (logs / "f.log").read_text() == ""
+    assert (logs / "f.log").stat().st_nlink == 1  # its own file, not the shared empty one
+
+
+def test_a_later_attempt_appends_to_the_log_under_a_header(runner, logs):
+    log = str(logs / "t.log")
+    first = run_one(runner, task("t", "echo one; exit 1"), 1, log)
+    second = run_one(runner, task("t", "echo two"), 2, log)
+    assert (first.number, first.exit_code) == (1, 1)
+    assert (second.number, second.exit_code) == (2, 0)
+    assert (logs / "t.log").read_text() == "one\n--- dagmake: attempt 2 ---\ntwo\n"
+
+
+def test_a_retry_after_a_silent_success_leaves_other_silent_logs_empty(runner, logs):
+    # The executor retries an attempt that exited 0 when its check fails ("did not create
+    # output x"): attempt 1 printed nothing, so its log is a link to the shared empty file.
+    assert run_one(runner, task("before", "true"), 1, str(logs / "before.log")).ok
+    assert run_one(runner, task("t", "true"), 1, str(logs / "t.log")).ok
+    assert run_one(runner, task("t", "echo second"), 2, str(logs / "t.log")).ok
+    assert run_one(runner, task("after", "true"), 1, str(logs / "after.log")).ok
+    assert (logs / "t.log").read_text() == "--- dagmake: attempt 2 ---\nsecond\n"
+    assert (logs / "before.log").read_text() == ""
+    assert (logs / "after.log").read_text() == ""
+
+
+# --- timeouts ---------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("mode")
+def test_a_timeout_stops_the_command(runner, logs):
+    began = time.monotonic()
+    attempt = run_one(runner, task("slow", "sleep 30", timeout=0.3), 1, str(logs / "slow.log"))
+    assert time.monotonic() - began < DEADLINE  # killed, not waited for
+    assert attempt.timed_out
+    assert not attempt.ok
+    assert attempt.exit_code == -signal.SIGTERM
+    assert 0.3 <= attempt.seconds < DEADLINE
+    assert (logs / "slow.log").exists()  # a failure's log always exists
+
+
+def test_a_timeout_kills_a_command_that_ignores_term_after_the_grace(make_runner, tmp_path, logs):
+    runner = make_runner(grace=0.5)
+    command = "trap '' TERM; sleep 30 & echo $! > child.pid; wait"
+    try:
+        began = time.monotonic()
+        attempt = run_one(runner, task("stubborn", command, timeout=0.3), 1, str(logs / "s.log"))
+        assert time.monotonic() - began < DEADLINE
+        assert attempt.timed_out
+        assert attempt.exit_code == -signal.SIGKILL
+        assert attempt.seconds >= 0.3 + 0.5  # SIGKILL only a grace period after the SIGTERM
+        child = int((tmp_path / "child.pid").read_text())
+        assert wait_until(lambda: process_gone(child), timeout=5)
+    finally:
+        kill_pid_in(tmp_path / "child.pid")
+
+
+def test_a_timeout_kills_grandchildren_the_command_leaves_behind(runner, tmp_path, logs):
+    # The shell dies of the SIGTERM; its child, which ignores SIGTERM, must not outlive it.
+    command = "(trap '' TERM; exec sleep 30) & echo $! > child.pid; wait"
+    try:
+        attempt = run_one(runner, task("t", command, timeout=0.3), 1, str(logs / "t.log"))
+        assert attempt.timed_out
+        child = int((tmp_path / "child.pid").read_text())
+        assert wait_until(lambda: process_gone(child), timeout=5)
+    finally:
+        kill_pid_in(tmp_path / "child.pid")
+
+
+# --- what a background child does not hold ----------------------------------------------
+
+
+@pytest.mark.usefixtures("mode")
+def test_a_background_child_holding_the_output_pipe_does_not_hold_the_attempt(
+    runner, tmp_path, logs
+):
+    lines = []
+    command = "sleep 30 & echo $! > bg.pid; echo started"
+    try:
+        began = time.monotonic()
+        attempt = run_one(
+            runner,
+            task("t", command),
+            1,
+            str(logs / "t.log"),
+            on_line=lambda name, line: lines.append(line),
+        )
+        assert time.monotonic() - began < DEADLINE
+        assert attempt.ok
+        assert (logs / "t.log").read_text() == "started\n"
+        assert lines == ["started"]
+        # The test is real: the child still runs and kept the pipe open.
+        assert not process_gone(int((tmp_path / "bg.pid").read_text()))
+    finally:
+        kill_pid_in(tmp_path / "bg.pid")
+
+
+# --- terminate_all / kill_all -------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("mode")
+def test_terminate_all_interrupts_what_runs_and_what_starts_later(runner, tmp_path, logs):
+    handle = runner.start(task("t", "touch ready; sleep 30"), 1, str(logs / "t.log"))
+    assert pump_until(runner, (tmp_path / "ready").exists) == []
+    began = time.monotonic()
+    runner.terminate_all()
+    attempt = finish(runner, [handle])[handle]
+    assert time.monotonic() - began < DEADLINE
+    assert attempt.interrupted
+    assert not attempt.ok
+    assert not attempt.timed_out
+
+    later = runner.start(task("later", "touch ran.txt"), 1, str(logs / "later.log"))
+    attempt = finish(runner, [later])[later]
+    assert attempt.exit_code == 130
+    assert attempt.interrupted
+    assert not (tmp_path / "ran.txt").exists()
+    assert (logs / "later.log").exists()
+    assert not runner.busy()
+
+
+def test_terminate_all_kills_grandchildren_that_ignore_term_after_the_grace(
+    make_runner, tmp_path, logs
+):
+    runner = make_runner(grace=0.5)
+    command = "(trap '' TERM; exec sleep 30) & echo $! > child.pid; touch ready; wait"
+    try:
+        handle = runner.start(task("t", command), 1, str(logs / "t.log"))
+        assert pump_until(runner, (tmp_path / "ready").exists) == []
+        child = int((tmp_path / "child.pid").read_text())
+        began = time.monotonic()
+        runner.terminate_all()
+        attempt = finish(runner, [handle])[handle]
+        waited = time.monotonic() - began
+        assert attempt.interrupted
+        assert 0.5 <= waited < DEADLINE  # held while the child lived, killed after the grace
+        assert wait_until(lambda: process_gone(child), timeout=5)
+    finally:
+        kill_pid_in(tmp_path / "child.pid")
+
+
+def test_kill_all_kills_a_command_that_ignores_term(runner, tmp_path, logs):
+    handle = runner.start(task("t", "trap '' TERM; touch ready; sleep 30"), 1, str(logs / "t.log"))
+    assert pump_until(runner, (tmp_path / "ready").exists) == []
+    runner.kill_all()
+    attempt = finish(runner, [handle])[handle]
+    assert attempt.interrupted
+    assert attempt.exit_code == -signal.SIGKILL
+
+
+# --- the two ways to start a process ----------------------------------------------------
+
+
+@pytest.mark.usefixtures("mode")
+@pytest.mark.parametrize(("cwd", "spawner"), [(".", "_posix_spawn"), ("sub", "_popen")])
+def test_commands_run_in_the_task_directory(runner, spawns, tmp_path, logs, cwd, spawner):
+    (tmp_path / "sub").mkdir()
+    commands = (
+        "pwd > where.txt",  # through the shell
+        "touch made.txt",  # exec'd directly
+        "echo $GREETING from $DAGMAKE_TASK",
+        "cat",  # stdin is /dev/null: ends at once
+    )
+    t = task("t", *commands, cwd=cwd, env=(("GREETING", "hi"),))
+    attempt = run_one(runner, t, 1, str(logs / "t.log"))
+    assert attempt.ok
+    where = tmp_path / cwd
+    assert (where / "where.txt").read_text() == f"{where.resolve()}\n"
+    assert (where / "made.txt").exists()
+    assert (logs / "t.log").read_text() == "hi from t\n"
+    assert spawns == [spawner] * len(commands)
+
+
+@pytest.mark.parametrize("cwd", [".", "sub"])
+def test_stdin_is_dev_null(runner, tmp_path, logs, cwd):
+    (tmp_path / "sub").mkdir()
+    # Make this process's stdin a pipe that never ends: a command inheriting it would hang.
+    read_end, write_end = os.pipe()
+    saved = os.dup(0)
+    os.dup2(read_end, 0)
+    try:
+        attempt = run_one(
+            runner, task("t", "readlink /proc/self/fd/0", "cat", cwd=cwd), 1, str(logs / "t.log")
+        )
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, read_end, write_end):
+            os.close(fd)
+    assert attempt.ok
+    assert (logs / "t.log").read_text() == f"{os.devnull}\n"
+
+
+def test_a_missing_working_directory_fails_with_127(runner, logs):
+    attempt = run_one(runner, task("t", "touch x.txt", cwd="missing"), 1, str(logs / "t.log"))
+    assert attempt.exit_code == 127
+    log = (logs / "t.log").read_text()
+    assert "working directory" in log
+    assert "missing does not exist" in log
+
+
+@pytest.mark.usefixtures("mode")
+def test_a_missing_command_in_a_task_directory_fails_with_127(runner, spawns, tmp_path, logs):
+    (tmp_path / "sub").mkdir()
+    attempt = run_one(runner, task("t", MISSING, "touch x.txt", cwd="sub"), 1, str(logs / "t.log"))
+    assert attempt.exit_code == 127
+    assert f"{MISSING}: command not found" in (logs / "t.log").read_text()
+    assert not (tmp_path / "sub" / "x.txt").exists()
+    assert spawns == ["_popen"]
+
+
+# --- run(), and what is left afterwards -------------------------------------------------
+
+
+@pytest.mark.usefixtures("mode")
+def test_run_blocks_and_returns_the_attempt_of_its_task(runner, tmp_path, logs):
+    other = runner.start(task("other", sh_wait_for("go")), 1, str(logs / "other.log"))
+    lines = []
+    attempt = runner.run(
+        task("t", "echo hi; exit 3"),
+        2,
+        str(logs / "t.log"),
+        on_line=lambda name, line: lines.append((name, line)),
+    )
+    assert (attempt.number, attempt.exit_code) == (2, 3)
+    assert lines == [("t", "hi")]
+    assert runner.busy()  # the other attempt still runs, and is still reported later
+    (tmp_path / "go").touch()
+    assert finish(runner, [other])[other].ok
+    assert not runner.busy()
+    assert runner.run(task("u", "true"), 1, str(logs / "u.log")).ok
+
+
+@pytest.mark.usefixtures("mode")
+def test_run_returns_its_own_attempt_when_another_ended_first(runner, tmp_path, logs):
+    other = runner.start(task("other", "touch other-ended"), 1, str(logs / "other.log"))
+    attempt = runner.run(task("t", f"{sh_wait_for('other-ended')}; exit 3"), 2, str(logs / "t.log"))
+    assert (attempt.number, attempt.exit_code) == (2, 3)
+    # the other attempt's end is kept for the next wait(), not lost
+    assert runner.busy()
+    [(handle, ended)] = runner.wait(0)
+    assert handle is other and ended.ok
+    assert not runner.busy()
+
+
+@pytest.mark.usefixtures("mode")
+def test_no_descriptor_or_thread_is_left_behind(runner, tmp_path, logs):
+    (tmp_path / "sub").mkdir()
+    assert run_one(runner, task("warm", "true"), 1, str(logs / "warm.log")).ok  # opens /dev/null
+    # A reaper thread closes its end of the exit pipe just after the runner is told: wait
+    # for those of earlier attempts (and tests) to end before counting.
+    assert wait_until(no_reapers, timeout=5)
+    fds = open_fds()
+    tasks = [
+        task("ok", "echo hi", "true"),
+        task("fails", "echo no; exit 2"),
+        task("missing", MISSING),
+        task("slow", "sleep 30", timeout=0.2),
+        task("popen", "echo sub", "false", cwd="sub"),
+        task("nowhere", "true", cwd="missing"),
+    ]
+    handles = [runner.start(t, 1, str(logs / f"{t.name}.log")) for t in tasks]
+    ended = finish(runner, handles)
+    assert [ended[h].ok for h in handles] == [True, False, False, False, False, False]
+    assert wait_until(no_reapers, timeout=5)
+    assert open_fds() == fds
