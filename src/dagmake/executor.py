@@ -307,7 +307,14 @@ class Executor:
                     ended = [(attempts, None) for attempts in self._running.values()]
                     self._running.clear()
                     continue
-                ended = self._wait(0.1)
+                try:
+                    ended = self._wait(0.1)
+                except Exception as error:  # the runner itself fails: no end will come
+                    failure = failure or error
+                    self.runner.kill_all()
+                    ended = [(attempts, None) for attempts in self._running.values()]
+                    self._running.clear()
+                    continue
                 if not killed and time.monotonic() >= deadline:
                     self.runner.kill_all()
                     killed = True

@@ -388,3 +388,86 @@ def test_real_timeout_kills_the_task(tmp_path):
     assert outcome.status == FAILED
     assert outcome.attempts[0].timed_out
     assert outcome.seconds < 10  # killed, not waited for
+
+
+# --- the single-threaded loop: what is flushed when -------------------------------------
+
+
+class LoopRunner:
+    """A runner with start()/wait(): every attempt ends, ok, at the next wait()."""
+
+    def __init__(self, on_start):
+        self.on_start = on_start
+        self.pending = []
+
+    def start(self, task, number, log_path, *, on_line=None):
+        self.on_start(task.name)
+        handle = object()
+        self.pending.append((handle, number))
+        return handle
+
+    def wait(self, timeout=None):
+        from dagmake.events import Attempt
+
+        ended, self.pending = self.pending, []
+        return [(handle, Attempt(number, 0, 0.0, 0.0)) for handle, number in ended]
+
+    def busy(self):
+        return bool(self.pending)
+
+    def terminate_all(self):
+        pass
+
+    def kill_all(self):
+        pass
+
+
+def test_what_prepare_records_is_flushed_before_the_command_starts(tmp_path):
+    # prepare() writes the "started, not finished" record a kill -9 must find on disk
+    log = []
+    runner = LoopRunner(on_start=lambda name: log.append(("start", name)))
+
+    def prepare(step):
+        log.append(("prepare", step.name))
+        return step.reason
+
+    run = Run(
+        tmp_path,
+        runner,
+        jobs=2,
+        prepare=prepare,
+        flush=lambda: log.append(("flush",)),
+    )(make_plan(task("a"), task("b"), task("c", after=["a", "b"])))
+    assert run.status == {"a": OK, "b": OK, "c": OK}
+    for name in "abc":
+        prepared = log.index(("prepare", name))
+        started = log.index(("start", name))
+        assert ("flush",) in log[prepared:started], log
+    assert run.threads == {threading.get_ident()}
+
+
+def test_a_finished_step_is_flushed_before_the_executor_waits_again(tmp_path):
+    # a TaskFinished recorded in a buffer must reach the disk before the next long wait
+    flushed_finishes = []
+    finished = []
+    runner = LoopRunner(on_start=lambda name: None)
+
+    def on_event(event):
+        if isinstance(event, TaskFinished):
+            finished.append(event.outcome.name)
+
+    wait = runner.wait
+
+    def checked_wait(timeout=None):
+        assert finished == flushed_finishes, "waiting with a finished step not flushed"
+        return wait(timeout)
+
+    runner.wait = checked_wait
+    Run(
+        tmp_path,
+        runner,
+        jobs=1,
+        on_event=on_event,
+        flush=lambda: flushed_finishes.__setitem__(slice(None), finished),
+    )(make_plan(task("a"), task("b", after=["a"]), task("c", after=["b"])))
+    assert finished == ["a", "b", "c"]

@@ -81,3 +81,47 @@ def test_when_no_outcome_can_be_recorded_every_task_is_still_stopped():
         stopping.run(plan_of("a", "q"))
     assert runner.terminated, "a was left running"
     assert not stopping.runner.busy(), "a task still runs"
+
+
+def test_a_runner_that_fails_while_stopping_does_not_hang_the_build():
+    # the runner's wait() raises on every call: the build must still end, with the error
+    class Broken(Exception):
+        pass
+
+    class BrokenRunner:
+        killed = False
+
+        def start(self, task, number, log_path, *, on_line=None):
+            return object()
+
+        def wait(self, timeout=None):
+            raise Broken
+
+        def busy(self):
+            return True
+
+        def terminate_all(self):
+            pass
+
+        def kill_all(self):
+            self.killed = True
+
+    runner = BrokenRunner()
+    seen = []
+    stopping = executor(runner, seen.append, jobs=2, grace=30.0)
+    errors = []
+
+    def run():
+        try:
+            stopping.run(plan_of("a", "b"))
+        except Broken as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive(), "the build hangs"
+    assert errors, "the runner's error was swallowed"
+    assert runner.killed
+    finished = {e.outcome.name: e.outcome.status for e in seen if isinstance(e, TaskFinished)}
+    assert finished == {"a": INTERRUPTED, "b": INTERRUPTED}
