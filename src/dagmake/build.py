@@ -323,7 +323,7 @@ class sigterm_as_interrupt:
     where Python cannot set signal handlers, it does nothing."""
 
     def __enter__(self):
-        from .runner import signal
+        from .sig import signal
 
         self.previous = None
         try:
@@ -333,7 +333,7 @@ class sigterm_as_interrupt:
         return self
 
     def __exit__(self, *exc):
-        from .runner import signal
+        from .sig import signal
 
         if self.previous is not None:
             signal.signal(signal.SIGTERM, self.previous)

@@ -115,8 +115,8 @@ class Executor:
         used = 0  # slots taken by running steps
         stopping = False
         interrupted = False
-        # Events wait here until the ready steps have started, so recording and printing
-        # them overlaps the new processes instead of delaying their start.
+        # TaskStarted and TaskSkipped events wait here until the ready steps have started,
+        # so printing them overlaps the new processes instead of delaying their start.
         deferred: list = []
         try:
             while True:
@@ -177,9 +177,9 @@ class Executor:
                         continue  # it retries
                     used -= attempts.need
                     outcomes.append(outcome)
-                    # Recorded right after the steps it lets start have started: the next
-                    # command runs sooner, and a kill -9 in between only reruns this step.
-                    deferred.append(TaskFinished(attempts.step, outcome))
+                    # Recorded before more steps start: a kill -9 must find at most the
+                    # running steps unrecorded (only TaskStarted events are held back).
+                    self.emit(TaskFinished(attempts.step, outcome))
                     if outcome.status == OK:
                         sorter.done(outcome.name)
                     elif not self.keep_going or outcome.status == INTERRUPTED:

@@ -8,16 +8,13 @@ import select
 import sys
 import time
 
-try:  # CPython's own signal module, loaded at startup: `signal` adds ~3 ms of enum imports
-    import _signal as signal
-except ImportError:  # pragma: no cover - another Python
-    import signal
-try:
+from .events import Attempt
+from .sig import signal
+
+try:  # the lock alone, without importing threading
     from _thread import allocate_lock
 except ImportError:  # pragma: no cover
     from threading import Lock as allocate_lock
-
-from .events import Attempt
 
 # Words that only a shell understands; a command starting with one always goes through it.
 _SHELL_WORDS = frozenset(

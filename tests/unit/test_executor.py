@@ -471,3 +471,20 @@ def test_a_finished_step_is_flushed_before_the_executor_waits_again(tmp_path):
         flush=lambda: flushed_finishes.__setitem__(slice(None), finished),
     )(make_plan(task("a"), task("b", after=["a"]), task("c", after=["b"])))
     assert finished == ["a", "b", "c"]
+
+
+def test_a_finished_step_is_recorded_before_the_next_command_starts(tmp_path):
+    # so that a kill -9 finds at most the running steps unrecorded
+    log = []
+    runner = LoopRunner(on_start=lambda name: log.append(("start", name)))
+
+    def on_event(event):
+        if isinstance(event, TaskFinished):
+            log.append(("finished", event.outcome.name))
+
+    Run(tmp_path, runner, jobs=2, on_event=on_event)(
+        make_plan(task("a"), task("b", after=["a"]), task("c"), task("d", after=["c"]))
+    )
+    assert log.index(("finished", "a")) < log.index(("start", "b")), log
+    assert log.index(("finished", "c")) < log.index(("start", "d")), log
+    assert log.index(("finished", "a")) < log.index(("start", "d")), log
