@@ -218,8 +218,14 @@ class Executor:
             wait_for = max(0.0, self._retrying[0][0] - time.monotonic())
             timeout = wait_for if timeout is None else min(timeout, wait_for)
         if self._running:
+            # A handle not in _running is an attempt a Ctrl-C caught between start() and
+            # its registration here: it was stopped with the rest, nothing waits for it.
             running = self._running
-            ended = [(running.pop(handle), result) for handle, result in self.runner.wait(timeout)]
+            ended = [
+                (running.pop(handle), result)
+                for handle, result in self.runner.wait(timeout)
+                if handle in running
+            ]
         else:
             time.sleep(timeout or 0.0)
             ended = []
@@ -318,6 +324,10 @@ class Executor:
                 if not killed and time.monotonic() >= deadline:
                     self.runner.kill_all()
                     killed = True
+                elif killed and time.monotonic() >= deadline + self.grace:
+                    # Killed, and still no end reported: stop waiting for what cannot come.
+                    ended += [(attempts, None) for attempts in self._running.values()]
+                    self._running.clear()
             except KeyboardInterrupt:
                 self.runner.kill_all()
                 killed = True

@@ -157,6 +157,8 @@ class ProcessRunner:
                     else:
                         self._read(job)
             self._check_clocks()
+            if self._stopping:
+                self._sweep()
         done, self._done = self._done, []
         return done
 
@@ -326,14 +328,18 @@ class ProcessRunner:
         exit_code = job.reap()
         if exit_code is None:  # an event for an earlier exit fd that had this number
             return
-        if job.pipe >= 0:
+        # In this order, so that a Ctrl-C anywhere in here leaves nothing read twice or
+        # closed twice: an attempt whose exit fd is no longer in _fds is _sweep()'s.
+        pipe, exit_fd = job.pipe, job.exit_fd
+        if pipe >= 0:
             _drain(job)
-        for fd in (job.pipe, job.exit_fd):
-            if fd >= 0:
-                if self._fds.pop(fd, None) is not None:
-                    self._poller.unregister(fd)
-                os.close(fd)
+        for fd in (pipe, exit_fd):
+            if fd >= 0 and self._fds.pop(fd, None) is not None:
+                self._poller.unregister(fd)
         job.pipe = job.exit_fd = -1
+        for fd in (pipe, exit_fd):
+            if fd >= 0:
+                os.close(fd)
         if job.timed_out:
             # The leader may be gone while grandchildren that ignore SIGTERM live on.
             _signal_group(job.pid, signal.SIGKILL)
@@ -368,6 +374,19 @@ class ProcessRunner:
             self._forget(job.pid)
             self._finish(job, job.exit_code)
 
+    def _sweep(self) -> None:
+        """End attempts that a Ctrl-C left half-way through their bookkeeping, with no
+        exit fd to wait on: they would otherwise keep the build waiting forever."""
+        for job in list(self._jobs):
+            if job.exit_fd in self._fds or job in self._lingering:
+                continue
+            if job.pid is not None and job.reap() is None:
+                _signal_group(job.pid, signal.SIGKILL)  # started but never registered
+                continue
+            if job.pid is not None:
+                self._forget(job.pid)
+            self._finish(job, 130 if job.status is None else job.status)
+
     def _poll_timeout(self, timeout: float | None) -> int | None:
         """Milliseconds poll() may wait: until timeout, or a task's next deadline."""
         now = time.monotonic()
@@ -377,7 +396,7 @@ class ProcessRunner:
                 due.append(job.kill_at)
             elif job.deadline is not None and not job.timed_out:
                 due.append(job.deadline)
-        if self._lingering:
+        if self._lingering or self._stopping:
             due.append(now + 0.05)
         if not due:
             return None

@@ -587,3 +587,22 @@ def test_no_descriptor_or_thread_is_left_behind(runner, tmp_path, logs):
     assert [ended[h].ok for h in handles] == [True, False, False, False, False, False]
     assert wait_until(no_reapers, timeout=5)
     assert open_fds() == fds
+
+
+def test_an_attempt_left_half_registered_by_a_ctrl_c_still_ends_once_stopping(runner, logs):
+    # A Ctrl-C can land between posix_spawn and the registration of the exit fd, or
+    # between closing a finished command's fds and ending its attempt: nothing would ever
+    # report such an attempt, and the build would wait for it forever.
+    running = runner.start(task("running", "sleep 30"), 1, str(logs / "running.log"))
+    done = runner.start(task("done", "true"), 1, str(logs / "done.log"))
+    for job in (running, done):  # as if the Ctrl-C came before registration
+        for fd in (job.pipe, job.exit_fd):
+            runner._poller.unregister(fd)
+            del runner._fds[fd]
+            os.close(fd)
+        job.pipe = job.exit_fd = -1
+    runner.terminate_all()
+    ended = finish(runner, [running, done])
+    assert ended[running].interrupted and ended[running].exit_code < 0  # TERM or KILL
+    assert ended[done].interrupted
+    assert not runner.busy()
