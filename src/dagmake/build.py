@@ -305,11 +305,10 @@ def _local_resources(the_plan):
     """Slots per task from its `cpu` resource (rounded up), and the resource names ignored."""
     import math
 
-    ignored = sorted(
-        {name for step in the_plan.work for name, _ in step.task.resources if name != "cpu"}
-    )
-    if not any(name == "cpu" for step in the_plan.work for name, _ in step.task.resources):
-        return None, ignored
+    names = {name for step in the_plan.work for name, _ in step.task.resources}
+    ignored = sorted(names - {"cpu"})
+    if "cpu" not in names:
+        return None, ignored  # every task takes one slot
 
     def cost(task) -> int:
         return max(1, math.ceil(dict(task.resources).get("cpu", 1)))

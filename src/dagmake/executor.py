@@ -108,7 +108,7 @@ class Executor:
                 heapq.heappush(ready, (-self.priority.get(name, 0.0), order[name], name))
 
         self._running: dict = {}  # runner's handle -> _Attempts of its step
-        self._retrying: list = []  # heap of (when, sequence, _Attempts) waiting to retry
+        self._retrying: list = []  # heap of (when, id, _Attempts) waiting to retry
         outcomes: list[TaskOutcome] = []
         skipped: list[str] = []
         started: set[str] = set()
@@ -310,24 +310,21 @@ class Executor:
                 if not self.runner.busy():
                     # A Ctrl-C landed between the runner ending an attempt and handing it
                     # over: nothing runs any more, so those steps end interrupted.
-                    ended = [(attempts, None) for attempts in self._running.values()]
-                    self._running.clear()
+                    ended = self._abandon_running()
                     continue
                 try:
                     ended = self._wait(0.1)
                 except Exception as error:  # the runner itself fails: no end will come
                     failure = failure or error
                     self.runner.kill_all()
-                    ended = [(attempts, None) for attempts in self._running.values()]
-                    self._running.clear()
+                    ended = self._abandon_running()
                     continue
                 if not killed and time.monotonic() >= deadline:
                     self.runner.kill_all()
                     killed = True
                 elif killed and time.monotonic() >= deadline + self.grace:
                     # Killed, and still no end reported: stop waiting for what cannot come.
-                    ended += [(attempts, None) for attempts in self._running.values()]
-                    self._running.clear()
+                    ended += self._abandon_running()
             except KeyboardInterrupt:
                 self.runner.kill_all()
                 killed = True
@@ -335,6 +332,12 @@ class Executor:
                 failure = failure or error
         if failure is not None:
             raise failure
+
+    def _abandon_running(self) -> list:
+        """Stop waiting for every running step: (attempts, None) each, to end interrupted."""
+        ended = [(attempts, None) for attempts in self._running.values()]
+        self._running.clear()
+        return ended
 
 
 class _Attempts:
@@ -393,7 +396,7 @@ class ThreadedRunner:
             while True:
                 handle, kind, value = item
                 if kind == "line":
-                    value[0](*value[1])
+                    value()  # on_line, here on the waiting thread
                 else:
                     self._in_flight -= 1
                     self._idle += 1
@@ -427,7 +430,7 @@ class ThreadedRunner:
             if on_line is not None:
 
                 def relay(name, line, handle=handle, on_line=on_line):
-                    self._results.put((handle, "line", (on_line, (name, line))))
+                    self._results.put((handle, "line", lambda: on_line(name, line)))
 
             self._results.put((handle, "end", self._attempt(task, number, log_path, relay)))
 

@@ -210,22 +210,19 @@ class ProcessRunner:
 
     def _advance(self, job: _Job, exit_code: int) -> None:
         """After a command (or at the start, with 0): spawn the next, or end the attempt."""
-        if exit_code == 0 and not job.timed_out:
-            for argv in job.commands:
-                if self._stopping:
-                    exit_code = 130
-                    break
-                if self.wrap is not None:
-                    argv = self.wrap(argv)
-                exit_code = self._spawn(job, argv)
+        argv = next(job.commands, None) if exit_code == 0 and not job.timed_out else None
+        if argv is not None:
+            if self._stopping:
+                exit_code = 130
+            else:
+                exit_code = self._spawn(job, self.wrap(argv) if self.wrap else argv)
                 if exit_code is None:
                     return  # running; _exited() comes back here
-                break
         self._finish(job, exit_code)
 
     def _spawn(self, job: _Job, argv: list[str]) -> int | None:
         """Start argv for job; None once it runs, else the exit code of a failed start."""
-        job.status = None
+        job.status = job.process = None  # the previous command's
         read_end, write_end = os.pipe()
         try:
             if self._is_current_directory(job.cwd):
@@ -278,7 +275,6 @@ class ProcessRunner:
             reason = "permission denied" if denied else error.strerror
             job.log.write(f"dagmake: {argv[0]}: {reason}\n".encode())
             return 126 if denied else 127
-        job.process = None
         return None
 
     def _popen(self, job: _Job, argv: list[str], output: int) -> int | None:
@@ -346,7 +342,6 @@ class ProcessRunner:
         if self._stopping:
             # Stay registered until the group is empty: kill_all() must still reach a
             # grandchild that ignores SIGTERM. After the grace period it is killed.
-            job.exit_code = exit_code
             job.linger_until = time.monotonic() + self.grace
             self._lingering.append(job)
             return
@@ -372,7 +367,7 @@ class ProcessRunner:
             _signal_group(job.pid, signal.SIGKILL)
             self._lingering.remove(job)
             self._forget(job.pid)
-            self._finish(job, job.exit_code)
+            self._finish(job, job.status)
 
     def _sweep(self) -> None:
         """End attempts that a Ctrl-C left half-way through their bookkeeping, with no
@@ -452,7 +447,6 @@ class _Job:
     """One attempt under way: its log, its remaining commands and the command running now."""
 
     def __init__(self, task, number, log, lines, commands, env, cwd) -> None:
-        self.task = task
         self.number = number
         self.log = log
         self.lines = lines
@@ -468,8 +462,7 @@ class _Job:
         self.process = None  # the Popen, when subprocess started it
         self.pipe = -1
         self.exit_fd = -1
-        self.status: int | None = None  # set by the reaper thread where there are no pidfds
-        self.exit_code = 0
+        self.status: int | None = None  # the running command's exit code, once reaped
         self.linger_until = 0.0
 
     def output(self, data: bytes) -> None:
@@ -477,13 +470,13 @@ class _Job:
         if self.lines is not None:
             self.lines.feed(data)
 
-    def reap(self) -> int | None:
-        """The exit code, or None while the process still runs."""
+    def reap(self, block: bool = False) -> int | None:
+        """The exit code; without block, None while the process still runs."""
         if self.status is None:
             if self.process is not None:
-                self.status = self.process.poll()
+                self.status = self.process.wait() if block else self.process.poll()
             else:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
                 if pid != 0:
                     self.status = os.waitstatus_to_exitcode(status)
         return self.status
@@ -503,10 +496,7 @@ def _exit_fd(job: _Job) -> int:
     read_end, write_end = os.pipe()
 
     def reap() -> None:
-        if job.process is not None:
-            job.status = job.process.wait()
-        else:
-            job.status = os.waitstatus_to_exitcode(os.waitpid(job.pid, 0)[1])
+        job.reap(block=True)
         os.write(write_end, b"x")
         os.close(write_end)
 

@@ -298,14 +298,10 @@ class History:
                 self.close()
 
     def close(self) -> None:
+        self.flush()
         if self._fd is not None:
-            fd, self._fd = self._fd, None
-            if self._pending:
-                try:
-                    os.write(fd, b"".join(self._pending))
-                except OSError:
-                    pass
-            os.close(fd)
+            os.close(self._fd)
+            self._fd = None
         self._pending = []
 
     def read(self) -> list[tuple]:

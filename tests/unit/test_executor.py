@@ -462,14 +462,13 @@ def test_a_finished_step_is_flushed_before_the_executor_waits_again(tmp_path):
         assert finished == flushed_finishes, "waiting with a finished step not flushed"
         return wait(timeout)
 
+    def flush():
+        flushed_finishes[:] = finished
+
     runner.wait = checked_wait
-    Run(
-        tmp_path,
-        runner,
-        jobs=1,
-        on_event=on_event,
-        flush=lambda: flushed_finishes.__setitem__(slice(None), finished),
-    )(make_plan(task("a"), task("b", after=["a"]), task("c", after=["b"])))
+    Run(tmp_path, runner, jobs=1, on_event=on_event, flush=flush)(
+        make_plan(task("a"), task("b", after=["a"]), task("c", after=["b"]))
+    )
     assert finished == ["a", "b", "c"]
 
 
