@@ -170,12 +170,16 @@ class ProcessRunner:
         """Run one attempt to its end (a Dask worker runs one task this way)."""
         job = self.start(task, number, log_path, on_line=on_line)
         others = []
-        while True:
+        mine = None
+        while mine is None:
+            # Take the whole batch: an end reported after this job's own must not be lost.
             for finished, attempt in self.wait():
                 if finished is job:
-                    self._done += others  # for a later wait()
-                    return attempt
-                others.append((finished, attempt))
+                    mine = attempt
+                else:
+                    others.append((finished, attempt))
+        self._done += others  # for a later wait()
+        return mine
 
     def terminate_all(self) -> None:
         """Send SIGTERM to every running task's process group (Ctrl-C, SIGTERM, a failure)."""

@@ -559,11 +559,32 @@ def test_run_returns_its_own_attempt_when_another_ended_first(runner, tmp_path, 
     other = runner.start(task("other", "touch other-ended"), 1, str(logs / "other.log"))
     attempt = runner.run(task("t", f"{sh_wait_for('other-ended')}; exit 3"), 2, str(logs / "t.log"))
     assert (attempt.number, attempt.exit_code) == (2, 3)
-    # the other attempt's end is kept for the next wait(), not lost
+    # the other attempt's end is kept for a later wait(), not lost (its exit may also be
+    # noticed only after t's: either way it is still to come)
+    assert runner.busy()
+    assert finish(runner, [other])[other].ok
+    assert not runner.busy()
+
+
+@pytest.mark.usefixtures("mode")
+def test_run_keeps_an_end_reported_in_the_same_batch_after_its_own(runner, logs, monkeypatch):
+    other = runner.start(task("other", "true"), 1, str(logs / "other.log"))
+    real_wait = runner.wait
+    held = []
+
+    def report_both_at_once(timeout=None):
+        held.extend(real_wait(timeout))
+        if len(held) < 2:
+            return []
+        return sorted(held, key=lambda ended: ended[0] is other)  # run()'s own first
+
+    monkeypatch.setattr(runner, "wait", report_both_at_once)
+    attempt = runner.run(task("t", "exit 3"), 2, str(logs / "t.log"))
+    monkeypatch.undo()
+    assert attempt.exit_code == 3
     assert runner.busy()
     [(handle, ended)] = runner.wait(0)
     assert handle is other and ended.ok
-    assert not runner.busy()
 
 
 @pytest.mark.usefixtures("mode")
