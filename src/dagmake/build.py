@@ -384,6 +384,7 @@ class _Recorder(Reporter):
         self.run_started = run_started
         self.root_real = os.path.realpath(project.root)
         self.real_directories: dict[str, str] = {}
+        self.made_directories: set[str] = {""}  # the project directory exists
 
     def prepare(self, step):
         """Restat the step's files as it becomes ready; skip it if its upstream changed nothing.
@@ -406,6 +407,7 @@ class _Recorder(Reporter):
             )
             if reason is None:
                 return None
+        self._make_output_directories(task)
         self.started_stamps[task.name] = {
             path: value for path, value in inputs[task.name].items() if value is not None
         }
@@ -417,8 +419,6 @@ class _Recorder(Reporter):
         return reason
 
     def _refuse_escaping_outputs(self, task) -> None:
-        from .executor import StepRefused
-
         root = self.project.root
         root_real = self.root_real
         for path in task.outputs:
@@ -428,11 +428,36 @@ class _Recorder(Reporter):
                 parent = os.path.realpath(os.path.join(root, directory))
                 self.real_directories[directory] = parent
             if parent != root_real and not parent.startswith(root_real + os.sep):
-                message = f"output {path} resolves outside the project ({parent}) through a symlink"
-                log = os.path.join(self.project.state_dir, "logs", f"{task.name}.log")
-                with open(log, "w") as f:  # not the tail of an earlier run's log
-                    f.write(f"dagmake: {message}\n")
-                raise StepRefused(message)
+                self._refuse(
+                    task, f"output {path} resolves outside the project ({parent}) through a symlink"
+                )
+
+    def _make_output_directories(self, task) -> None:
+        """Create the directories the outputs go in, as ninja does: `cmd > out/x.csv` just works.
+
+        Only the parents: a directory output itself is the task's to create, or the
+        "did not create output" check would pass for a task that made nothing.
+        """
+        for path in task.outputs:
+            directory = os.path.dirname(path)
+            if directory in self.made_directories:
+                continue
+            try:
+                os.makedirs(os.path.join(self.project.root, directory), exist_ok=True)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                message = f"cannot create directory {directory} for output {path}: {reason}"
+                self._refuse(task, message)
+            self.made_directories.add(directory)
+
+    def _refuse(self, task, message: str):
+        """Fail the task before it runs, with message in its log (not an earlier run's tail)."""
+        from .executor import StepRefused
+
+        log = os.path.join(self.project.state_dir, "logs", f"{task.name}.log")
+        with open(log, "w") as f:
+            f.write(f"dagmake: {message}\n")
+        raise StepRefused(message)
 
     def _record(self, record: Record) -> None:
         self.store.append(record)

@@ -131,3 +131,61 @@ def _toml(tasks: dict) -> str:
         for key, value in fields.items():
             lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
     return "\n".join(lines) + "\n"
+
+
+def test_the_directories_outputs_go_in_are_created_before_the_task_runs(project):
+    project.pipefile(
+        """\
+        [tasks.extract]
+        cmd = "echo raw > data/raw/users.csv"
+        outputs = ["data/raw/users.csv"]
+
+        [tasks.clean]
+        cmd = "sort {{inputs}} > {{outputs}}"
+        inputs = ["data/raw/users.csv"]
+        outputs = ["data/clean/users.csv"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 0, result
+    assert project.path("data/clean/users.csv").read_text() == "raw\n"
+    assert_nothing_ran(project.run())
+
+
+def test_a_directory_output_itself_is_left_for_the_task_to_create(project):
+    project.pipefile(
+        """\
+        [tasks.parts]
+        cmd = "true"
+        outputs = ["data/parts/"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 1, result
+    assert "did not create output data/parts" in result.stdout
+    assert project.path("data").is_dir()
+    assert not project.exists("data/parts")
+
+
+def test_an_output_directory_that_cannot_be_made_fails_the_task_not_the_build(project):
+    project.write("data", "a file where a directory must go")
+    project.pipefile(
+        """\
+        [tasks.blocked]
+        cmd = "touch ran.flag; echo x > {{outputs}}"
+        outputs = ["data/x.txt"]
+
+        [tasks.fine]
+        cmd = "echo x > {{outputs}}"
+        outputs = ["out/y.txt"]
+        """
+    )
+    result = project.run("-k")
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.output
+    assert "cannot create directory data for output data/x.txt" in result.stdout
+    assert not project.exists("ran.flag"), "the task ran"
+    assert result.ran() == ["fine"]
+    assert project.path("data").read_text() == "a file where a directory must go"
+    log = project.path(".dagmake/logs/blocked.log").read_text()
+    assert "cannot create directory data for output data/x.txt" in log
