@@ -317,13 +317,26 @@ class History:
         return [obj for obj in objects[1:] if isinstance(obj, tuple) and obj]
 
     def _prune(self) -> None:
-        entries = self.read()
-        runs = [e[1] for e in entries if e[0] == "run"]
-        keep = set(runs[-self.KEEP_RUNS :])
+        """Keep the newest whole runs that fit in half of MAX_BYTES (at most KEEP_RUNS).
+
+        Half, so that the next prune is many runs away: pruning to just under the limit
+        would rewrite the file on every run of a pipeline whose runs are large. The
+        newest run is kept even when it alone is larger.
+        """
+        framed = [(entry, _frame(entry)) for entry in self.read()]
+        sizes: dict = {}
+        for entry, frame in framed:
+            sizes[entry[1]] = sizes.get(entry[1], 0) + len(frame)
+        runs = [entry[1] for entry, _ in framed if entry[0] == "run"]
+        keep = set()
+        kept_bytes = 0
+        for run in reversed(runs[-self.KEEP_RUNS :]):
+            kept_bytes += sizes[run]
+            if keep and kept_bytes > self.MAX_BYTES // 2:
+                break
+            keep.add(run)
         temporary = f"{self.path}.{os.getpid()}.tmp"
         with open(temporary, "wb") as f:
             f.write(_frame((_HISTORY_MAGIC, STATE_FORMAT)))
-            for entry in entries:
-                if entry[1] in keep:
-                    f.write(_frame(entry))
+            f.write(b"".join(frame for entry, frame in framed if entry[1] in keep))
         os.replace(temporary, self.path)

@@ -217,19 +217,58 @@ def test_history_append_and_read(state_dir):
     ]
 
 
-def test_history_prunes_to_the_most_recent_runs(state_dir, monkeypatch):
-    monkeypatch.setattr(History, "MAX_BYTES", 1)
-    monkeypatch.setattr(History, "KEEP_RUNS", 2)
+def _history_runs(state_dir, names, tasks=1):
     history = History(state_dir)
     history.open()
-    for run in ("r1", "r2", "r3"):
-        history.append(("attempt", run, "a", 1, 0.0, 0.1, 0, False, False, None, "ok"))
-        history.append(("run", run, 0.0, 0.1, 1, 0, 0, 0))
+    for run in names:
+        for task in range(tasks):
+            history.append(("attempt", run, f"t{task}", 1, 0.0, 0.1, 0, False, False, None, "ok"))
+        history.append(("run", run, 0.0, 0.1, tasks, 0, 0, 0))
     history.close()
-    history = History(state_dir)
-    history.open()  # over MAX_BYTES: prunes before appending
-    history.close()
-    assert {entry[1] for entry in History(state_dir).read()} == {"r2", "r3"}
+
+
+def _run_bytes(state_dir, tasks=1) -> int:
+    """The size one run of that many tasks adds to the history file."""
+    path = os.path.join(state_dir, "history")
+    _history_runs(state_dir, ["probe0"], tasks)
+    before = os.path.getsize(path)
+    _history_runs(state_dir, ["probe1"], tasks)
+    size = os.path.getsize(path) - before
+    os.unlink(path)
+    return size
+
+
+def test_history_prunes_to_the_most_recent_runs(state_dir, monkeypatch):
+    size = _run_bytes(state_dir)
+    monkeypatch.setattr(History, "MAX_BYTES", 5 * size)  # ten runs are over, two fit in half
+    monkeypatch.setattr(History, "KEEP_RUNS", 2)
+    _history_runs(state_dir, [f"r{n}" for n in range(10)])
+    History(state_dir).open()  # over MAX_BYTES: prunes before appending
+    assert {entry[1] for entry in History(state_dir).read()} == {"r8", "r9"}
+
+
+def test_history_prunes_to_half_its_limit_so_the_next_runs_do_not_rewrite_it(
+    state_dir, monkeypatch
+):
+    size = _run_bytes(state_dir, tasks=10)
+    monkeypatch.setattr(History, "MAX_BYTES", 10 * size)
+    prunes = []
+    real_prune = History._prune
+    monkeypatch.setattr(History, "_prune", lambda self: prunes.append(1) or real_prune(self))
+    for number in range(40):
+        _history_runs(state_dir, [f"r{number}"], tasks=10)
+    # from 11 runs (over the limit) down to 5: a prune every 6 runs, not on every run
+    assert 4 <= len(prunes) <= 7
+    assert os.path.getsize(os.path.join(state_dir, "history")) <= 10 * size
+    assert History(state_dir).read()[-1][1] == "r39"
+
+
+def test_a_run_larger_than_half_the_limit_is_kept_alone(state_dir, monkeypatch):
+    monkeypatch.setattr(History, "MAX_BYTES", _run_bytes(state_dir, tasks=50))
+    _history_runs(state_dir, ["small1", "small2"], tasks=1)
+    _history_runs(state_dir, ["big"], tasks=50)
+    History(state_dir).open()
+    assert {entry[1] for entry in History(state_dir).read()} == {"big"}
 
 
 def test_history_ignores_a_state_file(state_dir):
