@@ -71,6 +71,8 @@ class ConsoleReporter(Reporter):
         self._write(f"{event.name}| {event.line}\n")
 
     def on_AttemptFailed(self, event) -> None:
+        if self.quiet:  # a retry may still make it good; if not, the failure shows every attempt
+            return
         attempt = event.attempt
         self._write(
             f"{event.step.name}: attempt {attempt.number}/{event.total} failed: "
@@ -88,13 +90,11 @@ class ConsoleReporter(Reporter):
             self.running.remove(name)
         self.finished += 1
         seconds = f"{outcome.seconds:.2f}s"
+        retried = f" after {len(outcome.attempts)} attempts" if len(outcome.attempts) > 1 else ""
         if outcome.status == OK:
             if self.quiet:
                 self._write("")
                 return
-            retried = (
-                f" after {len(outcome.attempts)} attempts" if len(outcome.attempts) > 1 else ""
-            )
             header = f"[{self.finished}/{self.total}] {self._paint(name, '32')} {seconds}{retried}"
             if outcome.reason is not None:
                 header += f": {outcome.reason.text}"
@@ -102,7 +102,7 @@ class ConsoleReporter(Reporter):
             self._write(header + "\n" + body)
             return
         label = "FAILED" if outcome.status == FAILED else "INTERRUPTED"
-        header = f"{self._paint(label, '31;1')} {name} ({outcome.describe()}, {seconds})"
+        header = f"{self._paint(label, '31;1')} {name} ({outcome.describe()}{retried}, {seconds})"
         body = "" if self.verbose else _read_log(outcome.log_path, TAIL_LINES)
         footer = f"  log: {_shown(outcome.log_path)}\n"
         self._write(header + "\n" + _indent(body) + footer)

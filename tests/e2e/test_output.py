@@ -140,6 +140,38 @@ def test_quiet_prints_only_failures(project):
     assert "dagmake: first failure: bad (exit 2)" in result.stdout
 
 
+def test_quiet_says_nothing_of_a_failed_attempt_that_a_retry_made_good(project):
+    project.pipefile(
+        """\
+        [tasks.flaky]
+        cmd = "if [ -e tried ]; then touch flaky.txt; else touch tried; exit 3; fi"
+        outputs = ["flaky.txt"]
+        retries = 1
+        retry_delay = 0
+        """
+    )
+    result = project.run("-q")
+    assert result.returncode == 0, result
+    assert result.stdout == ""
+    assert project.exists("flaky.txt")
+
+
+def test_quiet_shows_every_attempt_of_a_task_that_failed_in_the_end(project):
+    project.pipefile(
+        """\
+        [tasks.broken]
+        cmd = "echo nope; exit 3"
+        outputs = ["broken.txt"]
+        retries = 1
+        retry_delay = 0
+        """
+    )
+    result = project.run("-q")
+    assert result.returncode == 1, result
+    assert "FAILED broken (exit 3 after 2 attempts" in result.stdout
+    assert "--- dagmake: attempt 2 ---" in result.stdout
+
+
 def test_verbose_streams_lines_prefixed_by_the_task_name(project):
     project.pipefile(chatty("left", "right", lines=5) + "\n" + chatty("right", "left", lines=5))
     result = project.run("-v", "-j2")
