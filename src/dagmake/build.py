@@ -106,8 +106,7 @@ def _stamp(seen: dict, root: str, path: str, root_fd: int):
 
 def _glob_inputs(project, task, pattern: str, strict: bool = True) -> list[str]:
     matches = set(files.expand_glob(project.root, pattern))
-    regex = files.compile_glob(pattern)
-    matches.update(output for output in project.graph.producers if regex.match(output))
+    matches.update(project.graph.outputs_matching(pattern))
     if not matches and strict:
         raise _input_error(
             project,

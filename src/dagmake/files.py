@@ -84,9 +84,19 @@ def glob_prefix(pattern: str) -> str:
     return "/".join(literal)
 
 
+_COMPILED_GLOBS: dict = {}
+
+
 def compile_glob(pattern: str):
     """A compiled regex matching whole relative paths: `*` and `?` stay in one segment,
     `**` spans any number of directories, and wildcards never match a leading dot."""
+    regex = _COMPILED_GLOBS.get(pattern)
+    if regex is None:
+        regex = _COMPILED_GLOBS[pattern] = _compile_glob(pattern)
+    return regex
+
+
+def _compile_glob(pattern: str):
     import re  # only for Pipefiles that use globs
 
     out = []

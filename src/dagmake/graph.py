@@ -11,7 +11,7 @@ from .files import compile_glob, glob_prefix, is_glob
 class Graph:
     """Tasks as vertices; B is downstream of A when B reads what A writes, or lists A in `after`."""
 
-    __slots__ = ("tasks", "order", "upstream", "producers", "_downstream")
+    __slots__ = ("tasks", "order", "upstream", "producers", "_downstream", "_outputs_sorted")
 
     def __init__(self, tasks, order, upstream) -> None:
         self.tasks = {t.name: t for t in tasks}
@@ -19,6 +19,7 @@ class Graph:
         self.upstream = upstream  # name -> tuple of direct upstream names
         self.producers = {output: t.name for t in tasks for output in t.outputs}
         self._downstream = None
+        self._outputs_sorted: list[str] | None = None
 
     @classmethod
     def from_tasks(cls, tasks, *, file: str | None = None, locate=None) -> Graph:
@@ -74,6 +75,12 @@ class Graph:
             upstream[task.name] = tuple(found)
         order = _topological_order(tasks, upstream, fail)
         return cls(tasks, order, upstream)
+
+    def outputs_matching(self, pattern: str) -> list[str]:
+        """The declared outputs that glob pattern matches, in sorted order."""
+        if self._outputs_sorted is None:
+            self._outputs_sorted = sorted(self.producers)
+        return list(_glob_matches(pattern, self._outputs_sorted))
 
     def to_data(self) -> tuple:
         return (self.order, tuple(self.upstream.items()))
@@ -159,11 +166,8 @@ def _producers_of(path: str, producers: dict[str, str], outputs_sorted: list[str
     """Tasks whose outputs an input depends on: equal, a directory containing it,
     a file inside it (when the input is a directory), or a match of its glob."""
     if is_glob(path):
-        regex = compile_glob(path)
-        prefix = glob_prefix(path)
-        for output in _outputs_under(prefix, outputs_sorted) if prefix else outputs_sorted:
-            if regex.match(output):
-                yield producers[output]
+        for output in _glob_matches(path, outputs_sorted):
+            yield producers[output]
         return
     if path in producers:
         yield producers[path]
@@ -174,6 +178,16 @@ def _producers_of(path: str, producers: dict[str, str], outputs_sorted: list[str
             yield producers[parent]
     for output in _outputs_under(path, outputs_sorted):
         yield producers[output]
+
+
+def _glob_matches(pattern: str, outputs_sorted: list[str]):
+    # Only the outputs under the pattern's literal directory are candidates: with one
+    # glob per task, matching each against every output would be quadratic.
+    regex = compile_glob(pattern)
+    prefix = glob_prefix(pattern)
+    for output in _outputs_under(prefix, outputs_sorted) if prefix else outputs_sorted:
+        if regex.match(output):
+            yield output
 
 
 def _outputs_under(directory: str, outputs_sorted: list[str]):

@@ -326,3 +326,77 @@ def test_a_file_inside_an_output_directory_names_its_producer():
     graph = Graph.from_tasks([Task("unpack", ShellAction(("true",)), outputs=("data/raw",))])
     assert graph.match("data/raw/users.csv") == ["unpack"]
     assert graph.match("./data/raw") == ["unpack"]
+
+
+def test_outputs_matching_a_glob():
+    g = graph(
+        task("a", outputs=["data/users.csv", "data/raw/2024/orders.csv", "data/.hidden.csv"]),
+        task("b", outputs=["database/x.csv", "top.csv", "data/notes.txt"]),
+    )
+    assert g.outputs_matching("data/*.csv") == ["data/users.csv"]
+    assert g.outputs_matching("data/**/*.csv") == ["data/raw/2024/orders.csv", "data/users.csv"]
+    assert g.outputs_matching("*.csv") == ["top.csv"]
+    assert g.outputs_matching("**/*.csv") == [
+        "data/raw/2024/orders.csv",
+        "data/users.csv",
+        "database/x.csv",
+        "top.csv",
+    ]
+    assert g.outputs_matching("data/raw/*/*.csv") == ["data/raw/2024/orders.csv"]
+    assert g.outputs_matching("nothing/*") == []
+
+
+class MatchSpy:
+    """Stands in for compile_glob and records every path a glob was tried against."""
+
+    def __init__(self, monkeypatch):
+        import dagmake.files
+        import dagmake.graph
+
+        self.tried = []
+        real_compile = dagmake.files.compile_glob
+        for module in (dagmake.files, dagmake.graph):
+            monkeypatch.setattr(module, "compile_glob", lambda p: self.Regex(self, real_compile(p)))
+
+    class Regex:
+        def __init__(self, spy, regex):
+            self.spy = spy
+            self.regex = regex
+
+        def match(self, path):
+            self.spy.tried.append(path)
+            return self.regex.match(path)
+
+
+def test_planning_tries_each_glob_only_against_outputs_under_its_directory(monkeypatch, tmp_path):
+    import dagmake
+
+    lines = []
+    for i in range(100):
+        (tmp_path / "src" / f"d{i}").mkdir(parents=True)
+        (tmp_path / "src" / f"d{i}" / "a.txt").write_text("a")
+        lines.append(
+            f'[tasks.t{i}]\ncmd = "true"\ninputs = ["src/d{i}/*.txt"]\noutputs = ["out/{i}.txt"]\n'
+        )
+    (tmp_path / "Pipefile.toml").write_text("\n".join(lines))
+    project = dagmake.load(str(tmp_path))
+    spy = MatchSpy(monkeypatch)
+    assert len(dagmake.plan(project).steps) == 100
+    # each glob tries the one file it finds on disk, and no declared output (none is under src/)
+    assert sorted(spy.tried) == sorted(f"src/d{i}/a.txt" for i in range(100))
+
+
+def test_a_glob_is_matched_only_against_outputs_under_its_literal_directory(monkeypatch):
+    """One glob per task must not mean every output tried for every task (quadratic)."""
+    spy = MatchSpy(monkeypatch)
+    tried = spy.tried
+    tasks = [
+        task(f"t{i}", inputs=[f"src/d{i}/*.txt"], outputs=[f"out/d{i}/x.txt"]) for i in range(200)
+    ]
+    tasks += [task("sum", inputs=["out/d7/*.txt"], outputs=["sum.txt"])]
+    g = graph(*tasks)
+    assert g.upstream["sum"] == ("t7",)
+    assert tried == ["out/d7/x.txt"]
+    tried.clear()
+    assert g.outputs_matching("out/d42/*.txt") == ["out/d42/x.txt"]
+    assert tried == ["out/d42/x.txt"]
