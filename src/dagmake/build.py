@@ -452,10 +452,11 @@ class _Recorder(Reporter):
     def _refuse(self, task, message: str):
         """Fail the task before it runs, with message in its log (not an earlier run's tail)."""
         from .executor import StepRefused
+        from .runner import open_log
 
         log = os.path.join(self.project.state_dir, "logs", f"{task.name}.log")
-        with open(log, "w") as f:
-            f.write(f"dagmake: {message}\n")
+        with open_log(log, fresh=True) as f:
+            f.write(f"dagmake: {message}\n".encode())
         raise StepRefused(message)
 
     def _record(self, record: Record) -> None:

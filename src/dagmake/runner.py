@@ -403,9 +403,7 @@ class ProcessRunner:
 
     def _finish(self, job: _Job, exit_code: int) -> None:
         interrupted = self._stopping
-        if exit_code != 0 or job.timed_out or interrupted:
-            job.log.create()  # a failure's message points at its log: it must exist
-        job.log.close()
+        job.log.close()  # the log exists from here on, even an empty one: messages point at it
         if job.lines is not None:
             job.lines.flush()
         self._jobs.discard(job)
@@ -585,26 +583,29 @@ class _Log:
 
     Creating a file (a new inode) can cost more than starting a trivial command, while
     a hard link costs a twentieth of that: a task that prints nothing gets its log as a
-    link to one shared empty file. Nothing is ever written through such a link: the
-    first attempt unlinks the old log, and a later one replaces a linked (so empty) log
-    with a file of its own before appending.
+    link to one shared empty file, and keeps it from run to run as long as it stays
+    silent. Nothing is ever written through such a link: the first output replaces it
+    with a file of the task's own.
     """
 
     def __init__(self, path: str, number: int) -> None:
         self.path = path
         self.file = None
-        if number == 1:
-            _unlink(path)
-        else:
-            try:
-                if os.stat(path).st_nlink > 1:  # an earlier attempt printed nothing
-                    _unlink(path)
-            except FileNotFoundError:
-                pass
+        try:
+            st = os.stat(path)
+        except OSError:
+            st = None
+        self.linked = st is not None and st.st_nlink > 1 and st.st_size == 0
+        if st is not None and not self.linked and number == 1:
+            _unlink(path)  # an earlier run's output
+        if number > 1:
             self.write(f"--- dagmake: attempt {number} ---\n".encode())
 
     def create(self):
         if self.file is None:
+            if self.linked:
+                _unlink(self.path)
+                self.linked = False
             self.file = open(self.path, "ab")  # noqa: SIM115 - closed by close()
         return self.file
 
@@ -616,6 +617,8 @@ class _Log:
         if self.file is not None:
             self.file.close()
             return
+        if self.linked:
+            return  # silent again: the link from an earlier run is still right
         empty = os.path.join(os.path.dirname(self.path), ".empty")
         try:
             os.link(empty, self.path)
@@ -630,6 +633,17 @@ class _Log:
             os.link(empty, self.path)
         except OSError:  # no hard links here (some network filesystems)
             open(self.path, "ab").close()
+
+
+def open_log(path: str, *, fresh: bool):
+    """Open a task's log to add a line of dagmake's, never writing through a silent task's
+    link to the shared empty log (fresh: replace the log of an earlier run)."""
+    try:
+        if fresh or os.stat(path).st_nlink > 1:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    return open(path, "ab")
 
 
 def _unlink(path: str) -> None:

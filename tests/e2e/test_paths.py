@@ -189,3 +189,25 @@ def test_an_output_directory_that_cannot_be_made_fails_the_task_not_the_build(pr
     assert project.path("data").read_text() == "a file where a directory must go"
     log = project.path(".dagmake/logs/blocked.log").read_text()
     assert "cannot create directory data for output data/x.txt" in log
+
+
+def test_a_refusal_written_to_a_silent_tasks_log_stays_in_that_log(project):
+    project.pipefile(
+        """\
+        [tasks.quiet]
+        cmd = "touch {{outputs}}"
+        outputs = ["quiet.txt"]
+
+        [tasks.blocked]
+        cmd = "touch {{outputs}}"
+        outputs = ["data/x.txt"]
+        """
+    )
+    assert project.run().returncode == 0
+    os.remove(project.path("data/x.txt"))
+    os.rmdir(project.path("data"))
+    project.write("data", "a file where a directory must go")
+    result = project.run()
+    assert result.returncode == 1, result
+    assert project.path(".dagmake/logs/quiet.log").read_text() == ""
+    assert "cannot create directory data" in project.path(".dagmake/logs/blocked.log").read_text()

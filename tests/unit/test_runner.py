@@ -320,11 +320,39 @@ def test_a_silent_task_gets_an_existing_empty_log(runner, logs):
         assert (logs / f"{name}.log").read_text() == ""
 
 
-def test_a_failed_silent_task_gets_its_own_log(runner, logs):
+def test_a_failed_silent_task_gets_an_existing_empty_log(runner, logs):
     attempt = run_one(runner, task("f", "false"), 1, str(logs / "f.log"))
     assert attempt.exit_code == 1
     assert (logs / "f.log").read_text() == ""
-    assert (logs / "f.log").stat().st_nlink == 1  # its own file, not the shared empty one
+
+
+def test_a_task_silent_again_keeps_its_link_and_one_that_prints_gets_its_own_file(runner, logs):
+    for name in ("stays", "speaks"):
+        assert run_one(runner, task(name, "true"), 1, str(logs / f"{name}.log")).ok
+    inode = (logs / "stays.log").stat().st_ino
+    assert (logs / "speaks.log").stat().st_ino == inode  # both link the shared empty log
+    assert run_one(runner, task("stays", "true"), 1, str(logs / "stays.log")).ok
+    assert run_one(runner, task("speaks", "echo now"), 1, str(logs / "speaks.log")).ok
+    assert (logs / "stays.log").stat().st_ino == inode
+    assert (logs / "stays.log").read_text() == ""
+    assert (logs / "speaks.log").read_text() == "now\n"
+    assert (logs / "speaks.log").stat().st_nlink == 1
+
+
+def test_a_log_of_an_earlier_run_with_output_is_replaced(runner, logs):
+    (logs / "t.log").write_text("old output\n")
+    assert run_one(runner, task("t", "true"), 1, str(logs / "t.log")).ok
+    assert (logs / "t.log").read_text() == ""
+
+
+def test_open_log_never_writes_through_the_shared_empty_log(runner, logs):
+    assert run_one(runner, task("a", "true"), 1, str(logs / "a.log")).ok
+    assert run_one(runner, task("b", "true"), 1, str(logs / "b.log")).ok
+    for fresh in (False, True):
+        with dagmake.runner.open_log(str(logs / "b.log"), fresh=fresh) as log:
+            log.write(b"dagmake: refused\n")
+        assert (logs / "a.log").read_text() == ""
+    assert (logs / "b.log").read_text() == "dagmake: refused\n"
 
 
 def test_a_later_attempt_appends_to_the_log_under_a_header(runner, logs):

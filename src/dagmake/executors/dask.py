@@ -15,6 +15,7 @@ import distributed
 from .._version import __version__
 from ..errors import ExecutorError
 from ..events import Attempt
+from ..runner import open_log
 from . import remote
 
 _CANCELLED = (asyncio.CancelledError, concurrent.futures.CancelledError)
@@ -170,7 +171,7 @@ class DaskRunner:
         offset = 0
         if on_line is not None:
             if number == 1:
-                open(log_path, "wb").close()  # don't stream the previous run's log
+                open_log(log_path, fresh=True).close()  # don't stream the previous run's log
             offset = _size(log_path)
         future = self.client.submit(
             remote.execute,
@@ -377,7 +378,7 @@ def _tail(path: str, offset: int, name: str, on_line, final: bool = False) -> in
 def _write_log(path: str, text: str, *, fresh: bool = False) -> None:
     """Add a dagmake line to a task's log (fresh: replace the previous run's log)."""
     try:
-        with open(path, "wb" if fresh else "ab") as log:
+        with open_log(path, fresh=fresh) as log:
             log.write(text.encode())
     except OSError:
         pass
