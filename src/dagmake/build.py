@@ -172,6 +172,7 @@ def build(
     lock: bool = True,
     hooks: bool = True,
     latency_wait: float = 0.0,
+    stamps: dict | None = None,
 ) -> BuildSummary:
     """Build targets (default: settings.default, else every task); return the summary.
 
@@ -190,6 +191,8 @@ def build(
             is released, so a hook may run dagmake itself).
         latency_wait: seconds to keep looking for an output missing after a success
             (a shared filesystem may show a remote worker's file late).
+        stamps: path -> stamp, taken just before (by the failed no-op check); the plan
+            uses them instead of stat-ing those paths again.
 
     Raises ExecutorError, after RunFinished, when the runner's engine was lost mid-build.
     """
@@ -202,9 +205,13 @@ def build(
         from .lock import ProjectLock
 
         project_lock = ProjectLock(project.state_dir)
-        project_lock.acquire(
-            wait=wait, on_wait=lambda pid: warn(f"waiting for dagmake (pid {pid}) to finish")
-        )
+
+        def on_wait(pid) -> None:
+            nonlocal stamps
+            stamps = None  # the other run changes files meanwhile
+            warn(f"waiting for dagmake (pid {pid}) to finish")
+
+        project_lock.acquire(wait=wait, on_wait=on_wait)
     try:
         store = StateStore(project.state_dir)
         records = store.load()
@@ -212,7 +219,7 @@ def build(
             warn(store.warning)
         if store.needs_rewrite:
             store.rewrite(records)  # warn once, not on every run after
-        seen: dict = {}
+        seen: dict = dict(stamps) if stamps else {}
         the_plan = make_plan(
             project, targets, force=force, force_all=force_all, records=records, seen=seen
         )

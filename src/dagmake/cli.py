@@ -254,8 +254,9 @@ def run(options: Options) -> int:
     _check_reports(options)
     if options.history:
         return _history(options)
+    fresh_stamps: dict = {}
     if _plain_run(options):
-        up_to_date = _nothing_changed(options)
+        up_to_date = _nothing_changed(options, fresh_stamps)
         if up_to_date is not None:
             if not options.quiet:
                 print(f"dagmake: no work to do ({up_to_date} up to date)")
@@ -300,6 +301,7 @@ def run(options: Options) -> int:
                 warn=_warn,
                 runner=runner,
                 latency_wait=latency_wait,
+                stamps=fresh_stamps,
             )
     finally:
         if runner is not None:
@@ -414,7 +416,7 @@ def _plain_run(options: Options) -> bool:
     )
 
 
-def _nothing_changed(options: Options) -> int | None:
+def _nothing_changed(options: Options, fresh_stamps: dict) -> int | None:
     from . import noop
     from .pipefile import find
 
@@ -425,7 +427,7 @@ def _nothing_changed(options: Options) -> int | None:
             return None
     else:
         pipefile = os.path.abspath(options.file)
-    return noop.check(pipefile, options.overrides, options.targets)
+    return noop.check(pipefile, options.overrides, options.targets, fresh_stamps)
 
 
 def _runner(project, options: Options):

@@ -37,8 +37,12 @@ def _state_stamp(state_dir: str):
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def check(pipefile: str, overrides, targets) -> int | None:
-    """The number of up-to-date tasks if nothing changed since the last "no work", else None."""
+def check(pipefile: str, overrides, targets, fresh: dict | None = None) -> int | None:
+    """The number of up-to-date tasks if nothing changed since the last "no work", else None.
+
+    When some stamp changed, the stamps just taken are left in `fresh` (path -> stamp),
+    when given: the full plan that follows need not stat those paths again.
+    """
     root = os.path.dirname(pipefile)
     state_dir = os.path.join(root, ".dagmake")
     try:
@@ -68,7 +72,11 @@ def check(pipefile: str, overrides, targets) -> int | None:
             os.close(root_fd)
     except Exception:
         return None
-    return up_to_date if current == stamps else None
+    if current == stamps:
+        return up_to_date
+    if fresh is not None:
+        fresh.update(zip(paths, zip(current[::2], current[1::2])))
+    return None
 
 
 def save(project, targets, seen: dict, up_to_date: int) -> None:

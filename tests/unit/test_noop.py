@@ -53,3 +53,36 @@ def test_no_answer_while_another_dagmake_holds_the_lock(tmp_path):
     finally:
         os.close(holder)
     assert noop.check(project.pipefile, {}, []) == 1
+
+
+def test_a_failed_check_hands_over_the_stamps_it_took(tmp_path):
+    project = project_at(tmp_path)
+    noop.save(project, [], seen_now(tmp_path), 1)
+    fresh = {}
+    assert noop.check(project.pipefile, {}, [], fresh) == 1
+    assert fresh == {}  # nothing changed: nothing to hand over
+    os.utime(tmp_path / "in.txt", ns=(5 * 10**18, 5 * 10**18))
+    (tmp_path / "in.txt").write_text("xy")
+    assert noop.check(project.pipefile, {}, [], fresh) is None
+    assert fresh == seen_now(tmp_path)
+
+
+def test_a_check_that_cannot_finish_hands_over_nothing(tmp_path):
+    project = project_at(tmp_path)
+    noop.save(project, [], seen_now(tmp_path), 1)
+    os.remove(tmp_path / "out.txt")
+    fresh = {}
+    assert noop.check(project.pipefile, {}, [], fresh) is None
+    assert fresh == {}
+
+
+def test_the_plan_uses_stamps_handed_over_instead_of_stat_ing_again(tmp_path):
+    from dagmake.build import build
+
+    project = project_at(tmp_path)
+    later = os.stat(tmp_path / "out.txt").st_mtime_ns + 10**9
+    os.utime(tmp_path / "in.txt", ns=(later, later))  # on disk: the input is newer
+    summary = build(project, hooks=False, stamps={"in.txt": (0, 1)})
+    assert summary.ran == ()  # by the stamps handed over it is older: up to date
+    summary = build(project, hooks=False)
+    assert [o.name for o in summary.outcomes] == ["a"]
