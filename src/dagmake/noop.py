@@ -75,7 +75,7 @@ def check(pipefile: str, overrides, targets, fresh: dict | None = None) -> int |
     if current == stamps:
         return up_to_date
     if fresh is not None:
-        fresh.update(zip(paths, zip(current[::2], current[1::2])))
+        fresh.update(zip(paths, zip(current[::2], current[1::2], strict=True), strict=True))
     return None
 
 
