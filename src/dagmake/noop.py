@@ -11,7 +11,7 @@ back to the full path, which gives the authoritative answer.
 import marshal
 import os
 
-FORMAT = 1
+FORMAT = 2
 FILENAME = "noop.cache"
 
 
@@ -25,6 +25,8 @@ def _key(pipefile: str, source: bytes, overrides, targets, state_stamp):
         source,
         tuple(sorted(overrides.items())),
         tuple(targets),
+        # a target like `x.txt` names a file relative to where dagmake runs
+        os.getcwd() if targets else None,
         state_stamp,
     )
 

@@ -1,5 +1,7 @@
 """Targets: task names, globs of names, output paths; --force, -B and settings.default."""
 
+import os
+
 from conftest import T0, Project, assert_nothing_ran, assert_ran
 
 PIPEFILE = """\
@@ -128,3 +130,25 @@ def test_settings_default_is_built_when_no_target_is_given(project):
 def test_without_default_every_task_is_built(project):
     pipeline(project)
     assert_ran(project.run(), ALL)
+
+
+def test_an_output_target_is_looked_up_from_where_dagmake_runs_even_after_a_no_op(project):
+    project.pipefile(
+        """\
+        [tasks.one]
+        cmd = "echo 1 > {{outputs}}"
+        outputs = ["one/x.txt"]
+
+        [tasks.two]
+        cmd = "echo 2 > {{outputs}}"
+        outputs = ["two/x.txt"]
+        """
+    )
+    os.mkdir(project.path("one"))
+    os.mkdir(project.path("two"))
+    assert project.run("-C", "one", "x.txt").ran() == ["one"]
+    assert_nothing_ran(project.run("-C", "one", "x.txt"))
+    result = project.run("-C", "two", "x.txt")
+    assert result.returncode == 0, result
+    assert result.ran() == ["two"]
+    assert project.path("two/x.txt").read_text() == "2\n"

@@ -86,3 +86,14 @@ def test_the_plan_uses_stamps_handed_over_instead_of_stat_ing_again(tmp_path):
     assert summary.ran == ()  # by the stamps handed over it is older: up to date
     summary = build(project, hooks=False)
     assert [o.name for o in summary.outcomes] == ["a"]
+
+
+def test_the_same_target_text_from_another_directory_is_another_question(tmp_path, monkeypatch):
+    project = project_at(tmp_path)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    monkeypatch.chdir(tmp_path / "one")
+    noop.save(project, ["x.txt"], seen_now(tmp_path), 1)
+    assert noop.check(project.pipefile, {}, ["x.txt"]) == 1
+    monkeypatch.chdir(tmp_path / "two")  # there x.txt may be another task's output
+    assert noop.check(project.pipefile, {}, ["x.txt"]) is None
