@@ -107,7 +107,11 @@ def _stamp(seen: dict, root: str, path: str, root_fd: int):
 def _glob_inputs(project, task, pattern: str, strict: bool = True) -> list[str]:
     matches = set(files.expand_glob(project.root, pattern))
     matches.update(project.graph.outputs_matching(pattern))
-    if not matches and strict:
+    if task.outputs:
+        # what the task itself wrote into an output directory is not one of its inputs
+        inside = tuple(output + "/" for output in task.outputs)
+        matches = {match for match in matches if not match.startswith(inside)}
+    if not matches and strict and not project.graph.glob_reaches_outputs(pattern):
         raise _input_error(
             project,
             task,

@@ -78,9 +78,19 @@ class Graph:
 
     def outputs_matching(self, pattern: str) -> list[str]:
         """The declared outputs that glob pattern matches, in sorted order."""
+        return list(_glob_matches(pattern, self._sorted_outputs()))
+
+    def glob_reaches_outputs(self, pattern: str) -> bool:
+        """Whether glob pattern matches a declared output or files inside one."""
+        return (
+            next(_glob_dependencies(pattern, self.producers, self._sorted_outputs()), None)
+            is not None
+        )
+
+    def _sorted_outputs(self) -> list[str]:
         if self._outputs_sorted is None:
             self._outputs_sorted = sorted(self.producers)
-        return list(_glob_matches(pattern, self._outputs_sorted))
+        return self._outputs_sorted
 
     def to_data(self) -> tuple:
         return (self.order, tuple(self.upstream.items()))
@@ -166,7 +176,7 @@ def _producers_of(path: str, producers: dict[str, str], outputs_sorted: list[str
     """Tasks whose outputs an input depends on: equal, a directory containing it,
     a file inside it (when the input is a directory), or a match of its glob."""
     if is_glob(path):
-        for output in _glob_matches(path, outputs_sorted):
+        for output in _glob_dependencies(path, producers, outputs_sorted):
             yield producers[output]
         return
     if path in producers:
@@ -188,6 +198,22 @@ def _glob_matches(pattern: str, outputs_sorted: list[str]):
     for output in _outputs_under(prefix, outputs_sorted) if prefix else outputs_sorted:
         if regex.match(output):
             yield output
+
+
+def _glob_dependencies(pattern: str, producers, outputs_sorted: list[str]):
+    """Outputs a glob input depends on: those it matches, and the directory its literal
+    part lies in (`parts/*.csv` reads what the task with output `parts` writes there).
+
+    Whether some other output is a directory a wildcard could reach into (`**/*.csv`
+    and an output `report`) cannot be known before it exists; such outputs are not
+    guessed at, or every `**` glob would depend on every task.
+    """
+    directory = glob_prefix(pattern)
+    while directory:
+        if directory in producers:
+            yield directory
+        directory = directory.rpartition("/")[0]
+    yield from _glob_matches(pattern, outputs_sorted)
 
 
 def _outputs_under(directory: str, outputs_sorted: list[str]):

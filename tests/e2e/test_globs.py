@@ -1,6 +1,6 @@
 """Glob inputs: edges to producers, new matching files, and {{inputs}} in the shell."""
 
-from conftest import T0, assert_nothing_ran, assert_ran
+from conftest import SECOND, T0, assert_nothing_ran, assert_ran
 
 PIPEFILE = """
 [tasks.make_b]
@@ -49,3 +49,47 @@ def test_glob_matching_nothing_is_an_error(project):
     assert result.returncode == 2
     assert "input glob 'parts/*.csv' matches no file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_glob_inside_an_output_directory_waits_for_and_follows_its_producer(project):
+    project.write("seed.txt", "1")
+    project.pipefile(
+        """\
+        [tasks.gen]
+        cmd = "mkdir -p parts && for i in 1 2 3; do cat seed.txt > parts/p$i.csv; done"
+        inputs = ["seed.txt"]
+        outputs = ["parts"]
+
+        [tasks.join]
+        cmd = "cat parts/*.csv > joined.csv"
+        inputs = ["parts/*.csv"]
+        outputs = ["joined.csv"]
+        """
+    )
+    result = project.run("-j2")
+    assert result.returncode == 0, result
+    assert result.ran() == ["gen", "join"]
+    assert project.read("joined.csv") == "111"
+    assert_nothing_ran(project.run())
+    project.write("seed.txt", "2", ns=T0 + 100 * SECOND)
+    result = project.run("-j2")
+    assert result.ran() == ["gen", "join"]
+    assert project.read("joined.csv") == "222"
+
+
+def test_a_recursive_glob_ignores_what_its_task_wrote_into_its_own_output_directory(project):
+    project.write("src/a.txt", "1")
+    project.pipefile(
+        """\
+        [tasks.copy]
+        cmd = "mkdir -p out && cp src/*.txt out/"
+        inputs = ["**/*.txt"]
+        outputs = ["out"]
+        """
+    )
+    assert project.run().ran() == ["copy"]
+    assert project.read("out/a.txt") == "1"
+    assert_nothing_ran(project.run())
+    project.write("src/b.txt", "2", ns=T0 + 100 * SECOND)
+    assert project.run().ran() == ["copy"]
+    assert_nothing_ran(project.run())

@@ -28,6 +28,8 @@ EDGES = [
     ("glob matching an output", ["data/*.csv"], ["data/users.csv"]),
     ("recursive glob matching an output", ["data/**/*.csv"], ["data/raw/2024/users.csv"]),
     ("glob with ? and [ab]", ["data/part-?[ab].csv"], ["data/part-1b.csv"]),
+    ("glob inside an output directory", ["parts/*.csv"], ["parts"]),
+    ("glob deep inside an output directory", ["data/raw/*.csv"], ["data"]),
 ]
 
 
@@ -50,6 +52,9 @@ NON_EDGES = [
     ("single star stays in one directory", ["data/*.csv"], ["data/raw/users.csv"]),
     ("glob does not match a dotfile", ["data/*"], ["data/.hidden"]),
     ("different extension", ["data/*.csv"], ["data/users.tsv"]),
+    ("a file glob is not a directory's reader", ["data/*.csv"], ["data/raw"]),
+    ("no guess that an output is a directory", ["**/*.csv"], ["report"]),
+    ("a prefix sibling of the glob's directory", ["parts/*.csv"], ["parts2"]),
 ]
 
 
@@ -400,3 +405,11 @@ def test_a_glob_is_matched_only_against_outputs_under_its_literal_directory(monk
     tried.clear()
     assert g.outputs_matching("out/d42/*.txt") == ["out/d42/x.txt"]
     assert tried == ["out/d42/x.txt"]
+
+
+def test_a_recursive_glob_beside_a_file_output_is_no_cycle():
+    g = graph(
+        task("a", inputs=["**/*.csv"], outputs=["a.out"]),
+        task("b", inputs=["a.out", "**/*.json"], outputs=["b.txt"]),
+    )
+    assert g.upstream == {"a": (), "b": ("a",)}
