@@ -15,14 +15,38 @@ def quote(word: str) -> str:
 
 
 def quote_all(words) -> str:
-    """Quote each word and join with spaces; a glob stays unquoted for the shell to expand."""
-    return " ".join(w if _is_plain_glob(w) else quote(w) for w in words)
+    """Quote each word and join with spaces; a glob's wildcards stay unquoted for the
+    shell to expand, its literal parts are quoted (`'my data/'*.csv`)."""
+    return " ".join(_quote_glob(w) if _is_glob(w) else quote(w) for w in words)
 
 
-def _is_plain_glob(word: str) -> bool:
-    return ("*" in word or "?" in word or "[" in word) and all(
-        c in _SAFE or c in "*?[]!" for c in word
-    )
+def _is_glob(word: str) -> bool:
+    return "*" in word or "?" in word or "[" in word
+
+
+def _quote_glob(word: str) -> str:
+    out = []
+    literal = ""
+    i = 0
+    while i < len(word):
+        c = word[i]
+        wildcard = c if c in "*?" else ""
+        if c == "[":
+            end = word.find("]", i + 2)
+            if end != -1 and all(x in _SAFE or x in "!^" for x in word[i + 1 : end]):
+                wildcard = word[i : end + 1]
+        if wildcard:
+            if literal:
+                out.append(quote(literal))
+                literal = ""
+            out.append(wildcard)
+            i += len(wildcard)
+            continue
+        literal += c
+        i += 1
+    if literal:
+        out.append(quote(literal))
+    return "".join(out)
 
 
 def names_in(text: str) -> list[str]:

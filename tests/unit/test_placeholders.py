@@ -118,5 +118,26 @@ def test_quote_all_leaves_glob_patterns_for_the_shell():
     from dagmake.placeholders import quote_all
 
     assert quote_all(["a b.csv", "parts/*.csv", "x[12].csv"]) == "'a b.csv' parts/*.csv x[12].csv"
-    # a pattern the shell would split is quoted after all
-    assert quote_all(["my parts/*.csv"]) == "'my parts/*.csv'"
+    # literal parts the shell would split or expand are quoted, the wildcards are not
+    assert quote_all(["my parts/*.csv"]) == "'my parts/'*.csv"
+    assert quote_all(["$HOME/?.csv"]) == "'$HOME/'?.csv"
+    assert quote_all(["it's/[ab]*"]) == "'it'\"'\"'s/'[ab]*"
+
+
+def test_a_quoted_glob_expands_in_the_shell_to_exactly_its_files(tmp_path):
+    import subprocess
+
+    (tmp_path / "my data").mkdir()
+    for name in ("1.txt", "2.txt", "skip.csv"):
+        (tmp_path / "my data" / name).write_text(name)
+    (tmp_path / "$HOME").mkdir()
+    (tmp_path / "$HOME" / "a.txt").write_text("a")
+    words = quote_all(["my data/*.txt", "$HOME/?.txt"])
+    listed = subprocess.run(
+        ["/bin/sh", "-c", f"printf '%s\\n' {words}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert listed.splitlines() == ["my data/1.txt", "my data/2.txt", "$HOME/a.txt"]
