@@ -148,11 +148,14 @@ class Graph:
                 return matched
         import posixpath
 
+        # relative to where dagmake runs first (the Pipefile may be in a parent directory,
+        # as with git), then to the project's directory
         candidates = [posixpath.normpath(pattern)]
         if root is not None:
             import os
 
-            candidates.append(os.path.relpath(os.path.abspath(pattern), root).replace(os.sep, "/"))
+            here = os.path.relpath(os.path.abspath(pattern), root).replace(os.sep, "/")
+            candidates.insert(0, here)
         for path in candidates:
             # the output itself, or a file inside an output directory
             while path:

@@ -152,3 +152,27 @@ def test_an_output_target_is_looked_up_from_where_dagmake_runs_even_after_a_no_o
     assert result.returncode == 0, result
     assert result.ran() == ["two"]
     assert project.path("two/x.txt").read_text() == "2\n"
+
+
+def test_an_output_target_is_relative_to_the_directory_dagmake_runs_in_first(project):
+    project.pipefile(
+        """\
+        [tasks.top]
+        cmd = "echo top > {{outputs}}"
+        outputs = ["out.txt"]
+
+        [tasks.inner]
+        cmd = "echo inner > {{outputs}}"
+        outputs = ["sub/out.txt"]
+
+        [tasks.only_top]
+        cmd = "echo only > {{outputs}}"
+        outputs = ["only.txt"]
+        """
+    )
+    os.mkdir(project.path("sub"))
+    assert project.run("-C", "sub", "out.txt").ran() == ["inner"]
+    assert project.run("-C", "sub", "./out.txt", "-B").ran() == ["inner"]
+    assert project.run("-C", "sub", "../out.txt").ran() == ["top"]
+    # not an output here: the project's directory is tried next
+    assert project.run("-C", "sub", "only.txt").ran() == ["only_top"]
