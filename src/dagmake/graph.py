@@ -41,6 +41,18 @@ class Graph:
                         at=(task.name, "outputs"),
                     )
                 producers[output] = task.name
+        for output, name in producers.items():
+            directory = output.rpartition("/")[0]
+            while directory:
+                other = producers.get(directory)
+                if other is not None and other != name:
+                    raise fail(
+                        f"output '{output}' lies inside '{directory}', an output of '{other}'",
+                        hint="one task owns a directory output and all inside it; "
+                        "make the inner file an output of that task, or move it out",
+                        at=(name, "outputs"),
+                    )
+                directory = directory.rpartition("/")[0]
         outputs_sorted = sorted(producers)
         names = {t.name for t in tasks}
         upstream: dict[str, tuple[str, ...]] = {}

@@ -413,3 +413,15 @@ def test_a_recursive_glob_beside_a_file_output_is_no_cycle():
         task("b", inputs=["a.out", "**/*.json"], outputs=["b.txt"]),
     )
     assert g.upstream == {"a": (), "b": ("a",)}
+
+
+def test_an_output_inside_another_tasks_output_directory_is_an_error():
+    with pytest.raises(
+        GraphError, match="output 'data/raw/x.csv' lies inside 'data', an output of 'a'"
+    ):
+        graph(task("a", outputs=["data"]), task("b", outputs=["data/raw/x.csv"]))
+
+
+def test_a_task_may_list_a_directory_and_a_file_inside_it():
+    g = graph(task("a", outputs=["data", "data/index.csv"]), task("b", inputs=["data/index.csv"]))
+    assert g.upstream["b"] == ("a",)
