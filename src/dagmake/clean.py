@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 
 
-def clean(project, names=None) -> tuple[list[str], list[str]]:
+def clean(project, names=None, *, dry_run: bool = False) -> tuple[list[str], list[str]]:
     """Remove the outputs of the named tasks (default: every task).
 
     Returns (removed paths, refused messages). A path whose directory resolves outside the
     project, through `..` or a symlink, is refused; a symlink output loses only the link.
+    With dry_run nothing is removed: the paths returned are those that would be.
     """
     import shutil
 
@@ -29,6 +30,10 @@ def clean(project, names=None) -> tuple[list[str], list[str]]:
             target = os.path.join(parent, os.path.basename(full))
             if target == root_real:
                 refused.append(f"refusing to delete {path}: it is the project directory")
+                continue
+            if dry_run:
+                if os.path.lexists(target):
+                    removed.append(path)
                 continue
             try:
                 if os.path.islink(target) or not os.path.isdir(target):

@@ -251,6 +251,7 @@ def run(options: Options) -> int:
             os.chdir(options.directory)
         except OSError as error:
             raise UsageError(f"cannot change to directory '{options.directory}': {error.strerror}")
+    _check_modes(options)
     _check_reports(options)
     if options.history:
         return _history(options)
@@ -342,6 +343,27 @@ def _reporters(project, options: Options):
     from .events import Fanout
 
     return Fanout(shown, *written), written
+
+
+def _check_modes(options: Options) -> None:
+    """Refuse two modes at once: one would be silently ignored (and -n must never be)."""
+    modes = [
+        flag
+        for given, flag in [
+            (options.watch, "-w/--watch"),
+            (options.clean, "--clean"),
+            (options.list, "-l/--list"),
+            (options.graph, "--graph"),
+        ]
+        if given
+    ]
+    if len(modes) > 1:
+        raise UsageError(f"{modes[0]} cannot be combined with {modes[1]}")
+    if options.watch and options.dry_run:
+        raise UsageError(
+            "-w/--watch cannot be combined with -n/--dry-run",
+            hint="dagmake -n shows what a build would run",
+        )
 
 
 def _check_reports(options: Options) -> None:
@@ -499,12 +521,15 @@ def _clean(project, options: Options) -> int:
         names = []
         for pattern in options.targets:
             names.extend(project.graph.match(pattern, root=project.root, what="task"))
-    with ProjectLock(project.state_dir) as lock:
-        lock.acquire(wait=options.wait)
-        removed, refused = clean(project, names)
+    if options.dry_run:
+        removed, refused = clean(project, names, dry_run=True)
+    else:
+        with ProjectLock(project.state_dir) as lock:
+            lock.acquire(wait=options.wait)
+            removed, refused = clean(project, names)
     if not options.quiet:
         for path in removed:
-            print(f"removed {path}")
+            print(f"would remove {path}" if options.dry_run else f"removed {path}")
         if not removed and not refused:
             print("dagmake: nothing to clean")
     for message in refused:

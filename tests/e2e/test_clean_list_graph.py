@@ -237,3 +237,50 @@ def test_graph_mermaid_shows_edges_and_marks_stale_tasks(project):
     marked = set(stale_line.split()[1].split(","))
     assert marked == {ids["split"], ids["report"], ids["side"]}
     assert state_bytes(project) == before
+
+
+def test_clean_with_dry_run_lists_and_deletes_nothing(project):
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "touch {{outputs}}"
+        outputs = ["a.txt"]
+
+        [tasks.b]
+        cmd = "touch {{outputs}}"
+        outputs = ["b.txt"]
+        """
+    )
+    assert project.run().returncode == 0
+    os.remove(project.path("b.txt"))
+    result = project.run("--clean", "-n")
+    assert result.returncode == 0, result
+    assert result.stdout == "would remove a.txt\n"
+    assert project.exists("a.txt")
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("-w", "-n"),
+        ("-w", "-l"),
+        ("-w", "--graph"),
+        ("-w", "--clean"),
+        ("--clean", "-l"),
+        ("-l", "--graph"),
+    ],
+    ids=" ".join,
+)
+def test_two_modes_at_once_are_a_usage_error_and_nothing_runs(project, flags):
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "touch ran.flag {{outputs}}"
+        outputs = ["a.txt"]
+        """
+    )
+    result = project.run(*flags, timeout=20)
+    assert result.returncode == 2, result
+    assert "cannot be combined with" in result.stderr
+    assert "Traceback" not in result.output
+    assert not project.exists("ran.flag")
