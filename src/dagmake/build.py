@@ -327,25 +327,34 @@ def _local_resources(the_plan):
 
 
 class sigterm_as_interrupt:
-    """While active, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so both stop the
-    running tasks, record them, and end the CLI with exit 130. Outside the main thread,
-    where Python cannot set signal handlers, it does nothing."""
+    """While active, SIGTERM and SIGHUP (a closed terminal or ssh session) raise
+    KeyboardInterrupt as Ctrl-C does, so all stop the running tasks, record them, and
+    end the CLI with exit 130: tasks run in their own process groups and would
+    otherwise live on, orphaned. A SIGHUP ignored by `nohup` stays ignored. Outside the
+    main thread, where Python cannot set signal handlers, it does nothing."""
 
     def __enter__(self):
         from .sig import signal
 
-        self.previous = None
-        try:
-            self.previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-        except ValueError:
-            pass
+        self.previous = {}
+        for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if signum is None:
+                continue
+            try:
+                previous = signal.getsignal(signum)
+                if signum != signal.SIGTERM and previous == signal.SIG_IGN:
+                    continue
+                signal.signal(signum, _raise_interrupt)
+            except ValueError:
+                return self
+            self.previous[signum] = previous
         return self
 
     def __exit__(self, *exc):
         from .sig import signal
 
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
 
 
 def _raise_interrupt(signum, frame):
@@ -404,7 +413,10 @@ class _Recorder(Reporter):
         """
         task = step.task
         self._refuse_escaping_outputs(task)
-        inputs, outputs = _snapshot_one(self.project, task)
+        try:
+            inputs, outputs = _snapshot_one(self.project, task)
+        except GraphError as error:  # an input vanished since the plan: this task fails
+            self._refuse(task, error.message)
         reason = step.reason
         if reason.kind == UPSTREAM_RUNS:
             reason = judge(

@@ -61,7 +61,9 @@ def cleanup(project):
     kill_leftovers(project, *PIDS)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"]
+)
 def test_interrupt_stops_the_running_task_and_keeps_what_finished(project, cleanup, signum):
     project.pipefile(PIPELINE)
     build = Background(project, "-j3")
@@ -305,3 +307,19 @@ def test_sigterm_while_waiting_for_the_lock_exits_130(project):
         os.close(holder)
     assert "Traceback" not in waiting.output
     assert not project.exists("a.txt")
+
+
+def test_a_sighup_that_nohup_ignores_stays_ignored_during_a_build():
+    from dagmake.build import sigterm_as_interrupt
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with sigterm_as_interrupt():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        with sigterm_as_interrupt():
+            assert signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN)
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGHUP, previous)

@@ -93,3 +93,33 @@ def test_a_task_that_does_not_create_an_output_fails_and_stays_stale(project):
     assert "did not create output two.txt" in result.stdout
     project.write("two.txt", "by hand")
     assert project.run("-n").stdout == "half: its last run failed\n"
+
+
+def test_an_input_that_vanishes_during_the_build_fails_only_its_task(project):
+    project.write("src.txt", "s")
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "rm -f src.txt; touch a.txt"
+        outputs = ["a.txt"]
+
+        [tasks.b]
+        cmd = "cp src.txt b.txt"
+        inputs = ["src.txt"]
+        after = ["a"]
+        outputs = ["b.txt"]
+
+        [tasks.c]
+        cmd = "touch c.txt"
+        after = ["a"]
+        outputs = ["c.txt"]
+        """
+    )
+    result = project.run("-k", "-j2")
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.output
+    assert "FAILED b" in result.stdout
+    assert "input 'src.txt' does not exist" in result.stdout
+    assert sorted(result.ran()) == ["a", "c"]
+    assert "1 failed" in result.stdout
+    assert "does not exist" in project.read(".dagmake/logs/b.log")
