@@ -16,7 +16,7 @@ class ConsoleReporter(Reporter):
     """Prints events for a person: plain lines off a terminal, a status line on one."""
 
     def __init__(self, stream=None, *, tty=None, color=None, quiet=False, verbose=False) -> None:
-        self.stream = stream or sys.stdout
+        self.stream = stream or sys.stdout or _Discard()  # sys.stdout is None when fd 1 is closed
         self.tty = self.stream.isatty() if tty is None else tty
         if color is None:
             color = self.tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
@@ -36,14 +36,38 @@ class ConsoleReporter(Reporter):
     def _write(self, text: str) -> None:
         # No flush here: the build calls flush() before it waits, so a burst of finished
         # tasks reaches the terminal in one write instead of one each.
-        if self._status_shown:
-            self.stream.write("\r\x1b[K")
-            self._status_shown = False
-        self.stream.write(text)
-        self._draw_status()
+        try:
+            if self._status_shown:
+                self.stream.write("\r\x1b[K")
+                self._status_shown = False
+            self.stream.write(text)
+            self._draw_status()
+        except OSError as error:
+            self._lost(error)
 
     def flush(self) -> None:
-        self.stream.flush()
+        try:
+            self.stream.flush()
+        except OSError as error:
+            self._lost(error)
+
+    def _lost(self, error: OSError) -> None:
+        """The output went away (`dagmake | head`, a full disk): the build goes on unseen.
+
+        Stopping the tasks because nobody reads about them would lose their work.
+        """
+        stream, self.stream = self.stream, _Discard()
+        self.tty = False
+        try:  # what is still buffered, and later prints, go nowhere instead of failing
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        if not isinstance(error, BrokenPipeError):
+            print(
+                f"dagmake: cannot write the build's output ({error.strerror or error}); "
+                "it goes on, see .dagmake/logs/ and the exit code",
+                file=sys.stderr,
+            )
 
     def _draw_status(self) -> None:
         if not self.tty or self.quiet or not self.running:
@@ -103,7 +127,8 @@ class ConsoleReporter(Reporter):
             return
         label = "FAILED" if outcome.status == FAILED else "INTERRUPTED"
         header = f"{self._paint(label, '31;1')} {name} ({outcome.describe()}{retried}, {seconds})"
-        body = "" if self.verbose else _read_log(outcome.log_path, TAIL_LINES)
+        # also after -v streamed it: there it may be interleaved with other tasks' lines
+        body = _read_log(outcome.log_path, TAIL_LINES)
         footer = f"  log: {_shown(outcome.log_path)}\n"
         self._write(header + "\n" + _indent(body) + footer)
 
@@ -173,3 +198,16 @@ def _terminal_width() -> int:
     except OSError:
         return 80
     return columns if columns >= 20 else 80  # a terminal with no size set reports 0
+
+
+class _Discard:
+    """A stream that drops what is written to it."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False

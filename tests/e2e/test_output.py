@@ -1,8 +1,12 @@
 """What a build prints: a block per task, logs in .dagmake/logs, failure tails, summary, -q, -v."""
 
+import os
 import re
+import subprocess
 
-from conftest import assert_nothing_ran, assert_ran, sh_wait_for
+import pytest
+
+from conftest import assert_nothing_ran, assert_ran, dagmake_command, sh_wait_for
 
 SUMMARY = re.compile(r"^dagmake: (\d+) ran, (\d+) up to date, (\d+) failed in \d+\.\d\ds$")
 
@@ -200,3 +204,75 @@ def test_a_command_that_is_not_found(project):
     assert result.returncode == 1, result
     assert "FAILED typo (exit 127" in result.stdout
     assert "no-such-command-dagmake-test" in project.read(".dagmake/logs/typo.log")
+
+
+CHATTY_SIX = "\n".join(
+    f'[tasks.t{i}]\ncmd = "{sh_wait_for("go") + "; " if i >= 2 else ""}seq 1 3000; touch o{i}"\n'
+    f'outputs = ["o{i}"]\n'
+    for i in range(6)
+)
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_build(project):
+    """`dagmake | head -1`: the build finishes, unseen, with its own exit code."""
+    project.pipefile(CHATTY_SIX)
+    build = subprocess.Popen(
+        [*dagmake_command(), "-j2"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    build.stdout.readline()
+    build.stdout.close()  # the reader is gone before most tasks have run
+    project.write("go")
+    _, stderr = build.communicate(timeout=60)
+    assert build.returncode == 0, stderr
+    assert b"Traceback" not in stderr
+    assert all(project.exists(f"o{i}") for i in range(6))
+    assert_nothing_ran(project.run())
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_output_that_cannot_be_written_is_reported_once_and_the_build_goes_on(project):
+    project.write("go")
+    project.pipefile(CHATTY_SIX)
+    with open("/dev/full", "w") as full:
+        completed = subprocess.run(
+            [*dagmake_command(), "-j2"], cwd=project.root, stdout=full, stderr=subprocess.PIPE
+        )
+    stderr = completed.stderr.decode()
+    assert completed.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert stderr.count("cannot write the build's output (No space left on device)") == 1
+    assert all(project.exists(f"o{i}") for i in range(6))
+
+
+def test_a_closed_stdout_is_no_crash(project):
+    project.write("go")
+    project.pipefile(CHATTY_SIX)
+    completed = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$@" >&-', "sh", *dagmake_command(), "-j2"],
+        cwd=project.root,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert b"Traceback" not in completed.stderr
+    assert all(project.exists(f"o{i}") for i in range(6))
+
+
+def test_verbose_still_prints_a_failures_tail_as_one_block(project):
+    project.pipefile(
+        """\
+        [tasks.bad]
+        cmd = "echo first; echo last; exit 3"
+        outputs = ["bad.txt"]
+        """
+    )
+    result = project.run("-v")
+    assert result.returncode == 1, result
+    assert "bad| first\nbad| last\n" in result.stdout
+    assert "FAILED bad (exit 3" in result.stdout
+    block = result.stdout.split("FAILED bad", 1)[1]
+    assert "  first\n  last\n" in block
