@@ -19,11 +19,19 @@ def list_tasks(project, the_plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _selected(project, the_plan) -> list[str]:
+    """The tasks the plan looked at (the targets and their upstream), in graph order."""
+    looked_at = {step.name for step in the_plan.steps}.union(the_plan.up_to_date)
+    return [name for name in project.graph.order if name in looked_at]
+
+
 def graph_dot(project, the_plan) -> str:
-    """The DAG in Graphviz dot; stale tasks are filled and say why in their tooltip."""
+    """The selected part of the DAG in Graphviz dot; stale tasks are filled and say why in
+    their tooltip."""
     stale = {step.name: step.reason.text for step in the_plan.steps}
+    names = _selected(project, the_plan)
     lines = ["digraph dagmake {", "  rankdir=LR;", '  node [shape=box, fontname="sans-serif"];']
-    for name in project.graph.order:
+    for name in names:
         attributes = [f"label={_dot_string(name)}"]
         if name in stale:
             attributes += [
@@ -32,7 +40,7 @@ def graph_dot(project, the_plan) -> str:
                 f"tooltip={_dot_string(stale[name])}",
             ]
         lines.append(f"  {_dot_string(name)} [{', '.join(attributes)}];")
-    for name in project.graph.order:
+    for name in names:
         for up in project.graph.upstream[name]:
             lines.append(f"  {_dot_string(up)} -> {_dot_string(name)};")
     lines.append("}")
@@ -40,20 +48,19 @@ def graph_dot(project, the_plan) -> str:
 
 
 def graph_mermaid(project, the_plan) -> str:
-    """The DAG as a Mermaid flowchart; stale tasks get the `stale` class."""
+    """The selected part of the DAG as a Mermaid flowchart; stale tasks get the `stale` class."""
     stale = {step.name for step in the_plan.steps}
+    names = _selected(project, the_plan)
     ids = {name: f"t{index}" for index, name in enumerate(project.graph.order)}
     lines = ["flowchart LR"]
-    for name in project.graph.order:
+    for name in names:
         lines.append(f'  {ids[name]}["{name}"]')
-    for name in project.graph.order:
+    for name in names:
         for up in project.graph.upstream[name]:
             lines.append(f"  {ids[up]} --> {ids[name]}")
     if stale:
         lines.append("  classDef stale fill:#ffd8a8,stroke:#e8590c")
-        lines.append(
-            "  class " + ",".join(ids[n] for n in project.graph.order if n in stale) + " stale"
-        )
+        lines.append("  class " + ",".join(ids[n] for n in names if n in stale) + " stale")
     return "\n".join(lines) + "\n"
 
 

@@ -284,3 +284,13 @@ def test_two_modes_at_once_are_a_usage_error_and_nothing_runs(project, flags):
     assert "cannot be combined with" in result.stderr
     assert "Traceback" not in result.output
     assert not project.exists("ran.flag")
+
+
+@pytest.mark.parametrize("form", ["dot", "mermaid"])
+def test_graph_with_a_target_draws_only_it_and_its_upstream(project, form):
+    pipeline(project)
+    result = project.run("--graph", form, "split")
+    assert result.returncode == 0, result
+    assert "extract" in result.stdout and "split" in result.stdout
+    assert "report" not in result.stdout and "side" not in result.stdout
+    assert result.stdout.count("->") == 1
