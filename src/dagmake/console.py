@@ -149,7 +149,7 @@ class ConsoleReporter(Reporter):
             text = f"dagmake: interrupted after {seconds}; {len(summary.ran)} ran"
             if stopped:
                 text += f", stopped {', '.join(stopped)} (will rerun next time)"
-            return self._paint(text, "31;1")
+            return self._paint(text + self._failure_lines(summary), "31;1")
         if not summary.outcomes and not failed:
             return f"dagmake: no work to do ({len(summary.up_to_date)} up to date)"
         text = (
@@ -157,12 +157,18 @@ class ConsoleReporter(Reporter):
             f"up to date, {len(failed)} failed in {seconds}"
         )
         if failed:
-            first = failed[0]
-            log = _shown(first.log_path)
-            text += f"\ndagmake: first failure: {first.name} ({first.describe()}), log {log}"
-            if summary.not_run:
-                text += f"\ndagmake: not started: {', '.join(summary.not_run)}"
-            return self._paint(text, "31")
+            return self._paint(text + self._failure_lines(summary), "31")
+        return text
+
+    def _failure_lines(self, summary) -> str:
+        """The first failure and its log, and what was not started, when a task failed."""
+        if not summary.failed:
+            return ""
+        first = summary.failed[0]
+        log = _shown(first.log_path)
+        text = f"\ndagmake: first failure: {first.name} ({first.describe()}), log {log}"
+        if summary.not_run:
+            text += f"\ndagmake: not started: {', '.join(summary.not_run)}"
         return text
 
 

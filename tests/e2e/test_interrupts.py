@@ -323,3 +323,36 @@ def test_a_sighup_that_nohup_ignores_stays_ignored_during_a_build():
         assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_an_interrupted_summary_still_names_the_first_failure_and_what_never_started(
+    project, cleanup
+):
+    project.pipefile(
+        # long starts its sleep only once broken has failed (its log exists)
+        """\
+        [tasks.broken]
+        cmd = "exit 4"
+        outputs = ["broken.txt"]
+
+        [tasks.long]
+        cmd = [
+            "until [ -e .dagmake/logs/broken.log ]; do sleep 0.01; done",
+            "echo $$ > long.pid; sleep 30",
+        ]
+        outputs = ["long.txt"]
+
+        [tasks.after_broken]
+        cmd = "touch after.txt"
+        after = ["broken"]
+        outputs = ["after.txt"]
+        """
+    )
+    build = Background(project, "-k", "-j2")
+    cleanup(build)
+    read_pid(project, "long.pid")
+    build.send(signal.SIGINT)
+    assert build.wait() == 130, build.output
+    assert "stopped long" in build.stdout
+    assert "dagmake: first failure: broken (exit 4), log .dagmake/logs/broken.log" in build.stdout
+    assert "dagmake: not started: after_broken" in build.stdout
