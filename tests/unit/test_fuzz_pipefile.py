@@ -84,10 +84,20 @@ def _related(a: str, b: str) -> bool:
 
 
 def expected_problems(tasks) -> dict[str, set]:
-    problems: dict[str, set] = {"duplicate": set(), "after": set(), "own": set(), "cycle": set()}
+    problems: dict[str, set] = {
+        "duplicate": set(),
+        "nested": set(),
+        "after": set(),
+        "own": set(),
+        "cycle": set(),
+    }
     for a, b in itertools.combinations(tasks, 2):
         for output in set(a["outputs"]) & set(b["outputs"]):
             problems["duplicate"].add(output)
+        for x in a["outputs"]:
+            for y in b["outputs"]:
+                if x != y and _related(x, y):
+                    problems["nested"].add(max(x, y, key=len))
     for task in tasks:
         if "nope" in task["after"]:
             problems["after"].add(task["name"])
@@ -156,6 +166,8 @@ def test_random_graphs_load_exactly_when_they_are_valid(tasks):
         owners = {t["name"] for t in tasks if output in t["outputs"]}
         named = set(message.split("'")[3::2])
         assert len(owners) >= 2 and len(named) == 2 and named <= owners, message
+    elif " lies inside " in message:
+        assert message.split("'")[1] in problems.get("nested", ()), (problems, message)
     elif message.startswith("'after' names unknown task"):
         assert "after" in problems, message
     else:

@@ -416,10 +416,9 @@ def test_a_recursive_glob_beside_a_file_output_is_no_cycle():
 
 
 def test_an_output_inside_another_tasks_output_directory_is_an_error():
-    with pytest.raises(
-        GraphError, match="output 'data/raw/x.csv' lies inside 'data', an output of 'a'"
-    ):
+    with pytest.raises(GraphError) as raised:
         graph(task("a", outputs=["data"]), task("b", outputs=["data/raw/x.csv"]))
+    assert raised.value.message == "output 'data/raw/x.csv' lies inside 'data', an output of 'a'"
 
 
 def test_a_task_may_list_a_directory_and_a_file_inside_it():
