@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import sys
 import time
 from graphlib import TopologicalSorter
 
@@ -216,7 +217,9 @@ class Executor:
         """(attempts, Attempt or ExecutorError) of what ended; restarts retries that are due."""
         if self._retrying:
             wait_for = max(0.0, self._retrying[0][0] - time.monotonic())
-            timeout = wait_for if timeout is None else min(timeout, wait_for)
+            # a retry far off (a huge `retry_delay`) is waited for in steps: sleep() and
+            # lock timeouts overflow past a few hundred years
+            timeout = min(wait_for if timeout is None else min(timeout, wait_for), 3600.0)
         if self._running:
             # A handle not in _running is an attempt a Ctrl-C caught between start() and
             # its registration here: it was stopped with the rest, nothing waits for it.
@@ -267,7 +270,10 @@ class Executor:
         if attempt.interrupted or self._stopped:
             return attempts.outcome(INTERRUPTED, log_path)
         if len(attempts.done) < attempts.total:
-            delay = task.retry_delay * 2 ** (len(attempts.done) - 1)
+            # doubling, kept a finite float: 2**n past 1023 does not fit one, and an
+            # enormous retry_delay times it would be inf
+            doubling = 2.0 ** min(len(attempts.done) - 1, 1023)
+            delay = min(task.retry_delay * doubling, sys.float_info.max)
             self.emit(AttemptFailed(step, attempt, attempts.total, delay))
             heapq.heappush(self._retrying, (time.monotonic() + delay, id(attempts), attempts))
             return None

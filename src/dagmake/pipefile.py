@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
 import posixpath
+import sys
 
-from .errors import PipefileError, did_you_mean
+from .errors import PipefileError, UsageError, did_you_mean
 from .files import shown as _shown
 from .placeholders import expand, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
 FILENAME = "Pipefile.toml"
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5  # 5: stricter validation; a cache of 4 may hold what 5 rejects
 
 TOP_KEYS = ("settings", "vars", "env", "tasks")
 SETTINGS_KEYS = ("jobs", "shell", "default", "on_failure", "on_success")
@@ -268,7 +270,7 @@ class _Validator:
             if inside:
                 if stripped.startswith("["):
                     break
-                if key and stripped.startswith(key + "="):
+                if key and stripped.startswith((key + "=", f'"{key}"=', f"'{key}'=")):
                     return number
         return found
 
@@ -298,10 +300,11 @@ class _Validator:
                 )
 
     def validate(self, document: dict, overrides: dict[str, str]) -> tuple[Settings, tuple]:
+        self.no_nul(document)
         self.unknown_keys(document, TOP_KEYS)
         settings = self.settings(document.get("settings", {}))
         variables = self.variables(document.get("vars", {}), overrides)
-        global_env = self.string_table(document.get("env", {}), section="env")
+        global_env = self.env_table(document.get("env", {}), section="env")
         tasks_table = document.get("tasks")
         if not isinstance(tasks_table, dict) or not tasks_table:
             raise PipefileError(
@@ -346,6 +349,34 @@ class _Validator:
         )
         return Settings(jobs, shell or "/bin/sh", default or (), on_failure, on_success)
 
+    def no_nul(self, document: dict) -> None:
+        """Reject a NUL character in any key or string: no command, path, environment
+        variable or argument can hold one (the OS would refuse it mid-build)."""
+        path = _first_nul(document, ())
+        if path is None:
+            return
+        shown = [part.replace("\0", "\\u0000") for part in path]
+        hint = "remove it: commands, paths and environment variables cannot contain NUL"
+        if path[0] == "tasks" and len(path) == 2:
+            raise self.error(
+                f"task name '{shown[1]}' contains a NUL character", section="tasks", hint=hint
+            )
+        if path[0] == "tasks" and len(path) > 2:
+            raise self.error(
+                f"'{'.'.join(shown[2:])}' contains a NUL character",
+                task=path[1],
+                key=path[2],
+                hint=hint,
+            )
+        if len(path) == 1:
+            raise self.error(f"key '{shown[0]}' contains a NUL character", hint=hint)
+        raise self.error(
+            f"'{'.'.join(shown)}' contains a NUL character",
+            section=path[0],
+            key=path[1],
+            hint=hint,
+        )
+
     def variables(self, table, overrides: dict[str, str]) -> dict[str, str]:
         raw = dict(self.string_table(table, section="vars"))
         for name in raw:
@@ -355,6 +386,14 @@ class _Validator:
                     section="vars",
                     key=name,
                     hint="choose another name",
+                )
+        for name in sorted(overrides):
+            if name in BUILTINS:
+                raise UsageError(
+                    f"'{name}={overrides[name]}': '{name}' is a built-in placeholder "
+                    "and cannot be set on the command line",
+                    hint="{{inputs}}, {{outputs}} and {{task}} are filled in for each task; "
+                    "override a [vars] entry with another name",
                 )
         raw.update(overrides)
         resolved: dict[str, str] = {}
@@ -438,6 +477,40 @@ class _Validator:
             result[name] = value
         return result
 
+    def env_table(self, table, *, task=None, section=None) -> dict[str, str]:
+        """A task's `env` or the [env] table: strings under names the OS accepts."""
+        env = self.string_table(table, task=task, section=section, key="env" if task else None)
+        for name in env:
+            problem = "it is empty" if not name else "it contains '='" if "=" in name else None
+            if problem is not None:
+                where = "'env'" if task else "[env]"
+                raise self.error(
+                    f"invalid environment variable name {name!r} in {where}: {problem}",
+                    task=task,
+                    key="env" if task else name,
+                    section=section,
+                    hint="a name must be non-empty and contain neither '=' nor a NUL character, "
+                    'e.g. API_URL = "..."',
+                )
+        return env
+
+    def seconds(self, body, key, *, task) -> float | None:
+        """A task's number of seconds (`timeout`, `retry_delay`), refused unless finite."""
+        value = self.typed(body, key, float, "a number of seconds", task=task)
+        if value is None:
+            return None
+        value = _as_float(value)
+        if not math.isfinite(value):
+            raise self.error(
+                f"'{key}' must be a finite number of seconds, not {value}",
+                task=task,
+                key=key,
+                hint="leave 'timeout' out for no time limit"
+                if key == "timeout"
+                else f"write a number of seconds, e.g. {key} = 5",
+            )
+        return value
+
     def task(self, name, body, settings: Settings, variables, global_env) -> Task:
         if not name or not all(c in _NAME_CHARS for c in name) or name[0] in "-.":
             raise self.error(
@@ -490,28 +563,36 @@ class _Validator:
         inputs = self.string_list(body, "inputs", task=name) or ()
         outputs = self.string_list(body, "outputs", task=name) or ()
         after = self.string_list(body, "after", task=name) or ()
-        task_env = self.string_table(body.get("env", {}), task=name, key="env")
+        task_env = self.env_table(body.get("env", {}), task=name)
         cwd = self.typed(body, "cwd", str, "a string (a directory)", task=name) or "."
         retries = self.typed(body, "retries", int, "a whole number", task=name) or 0
         if retries < 0:
             raise self.error("'retries' must be 0 or more", task=name, key="retries")
-        retry_delay = self.typed(body, "retry_delay", float, "a number of seconds", task=name)
-        retry_delay = 1.0 if retry_delay is None else float(retry_delay)
+        retry_delay = self.seconds(body, "retry_delay", task=name)
+        retry_delay = 1.0 if retry_delay is None else retry_delay
         if retry_delay < 0:
             raise self.error("'retry_delay' must be 0 or more", task=name, key="retry_delay")
-        timeout = self.typed(body, "timeout", float, "a number of seconds", task=name)
+        timeout = self.seconds(body, "timeout", task=name)
         if timeout is not None and timeout <= 0:
             raise self.error("'timeout' must be more than 0 seconds", task=name, key="timeout")
         always = self.typed(body, "always", bool, "true or false", task=name) or False
         resources = body.get("resources", {})
         if not isinstance(resources, dict) or not all(
-            type(v) in (int, float) and v >= 0 for v in resources.values()
+            type(v) in (int, float) and not v < 0 for v in resources.values()
         ):
             raise self.error(
                 "'resources' must be a table of numbers, e.g. { cpu = 2, memory_gb = 8 }",
                 task=name,
                 key="resources",
             )
+        resources = {k: _as_float(v) for k, v in resources.items()}
+        for resource, amount in resources.items():
+            if not math.isfinite(amount):
+                raise self.error(
+                    f"'resources.{resource}' must be a finite number, not {amount}",
+                    task=name,
+                    key="resources",
+                )
 
         values = {**variables, "task": name}
         inputs = tuple(
@@ -595,10 +676,10 @@ class _Validator:
             cwd,
             retries,
             retry_delay,
-            float(timeout) if timeout is not None else None,
+            timeout,
             always,
             help_text,
-            tuple(sorted((k, float(v)) for k, v in resources.items())),
+            tuple(sorted(resources.items())),
         )
 
     def fill(self, text: str, values: dict[str, str], *, task: str, field: str, file: str) -> str:
@@ -626,6 +707,33 @@ class _Validator:
         if "{{" in value:
             raise self.error(f"placeholder left in '{key}': {value!r}", task=task, key=key)
         return posixpath.normpath(value)
+
+
+def _first_nul(value, path: tuple) -> tuple | None:
+    """The keys leading to the first key or string in value that holds a NUL, or None."""
+    if isinstance(value, str):
+        return path if "\0" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\0" in key:
+                return (*path, key)
+            found = _first_nul(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = _first_nul(item, path)
+            if found is not None:
+                return found
+    return None
+
+
+def _as_float(value) -> float:
+    """A TOML number as a float; an integer beyond a float's range becomes the largest float."""
+    try:
+        return float(value)
+    except OverflowError:
+        return sys.float_info.max
 
 
 def _relative_to(path: str, cwd: str) -> str:

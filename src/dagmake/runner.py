@@ -399,7 +399,13 @@ class ProcessRunner:
             due.append(now + 0.05)
         if not due:
             return None
-        return max(0, math.ceil((min(due) - now) * 1000))
+        milliseconds = (min(due) - now) * 1000
+        # poll() takes a C int: a deadline further off (~24.8 days, a huge `timeout`) is
+        # waited for in steps of the longest poll, the caller simply waits again
+        longest = 2**31 - 1
+        if not milliseconds < longest:
+            return longest
+        return max(0, math.ceil(milliseconds))
 
     def _finish(self, job: _Job, exit_code: int) -> None:
         interrupted = self._stopping

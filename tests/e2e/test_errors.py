@@ -1,6 +1,7 @@
 """Load and usage errors: a short `dagmake:` message naming the place, exit 2, no traceback."""
 
 import re
+import signal
 
 import pytest
 
@@ -150,6 +151,81 @@ CASES = {
         ["task 'a'", "outside the project"],
     ),
     "no-tasks": ('[vars]\nx = "1"\n', ["no tasks defined"]),
+    "timeout-nan": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt"
+        timeout = nan
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "'timeout' must be a finite number of seconds, not nan"],
+    ),
+    "timeout-inf": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt"
+        timeout = inf
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "'timeout' must be a finite number of seconds, not inf"],
+    ),
+    "retry-delay-nan": (  # it used to retry in a busy loop forever
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt; false"
+        retries = 1
+        retry_delay = nan
+        """,
+        ["Pipefile.toml:4:", "task 'a'", "'retry_delay' must be a finite number of seconds"],
+    ),
+    "retry-delay-inf": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt; false"
+        retries = 1
+        retry_delay = inf
+        """,
+        ["Pipefile.toml:4:", "task 'a'", "'retry_delay' must be a finite number of seconds"],
+    ),
+    "env-name-empty": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt"
+        env = { "" = "x" }
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "invalid environment variable name '' in 'env'"],
+    ),
+    "env-name-with-equals": (
+        """\
+        [env]
+        "A=B" = "x"
+
+        [tasks.a]
+        cmd = "touch ran.txt"
+        """,
+        ["Pipefile.toml:2:", "invalid environment variable name 'A=B' in [env]", "'='"],
+    ),
+    "nul-in-cmd": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt a\\u0000b"
+        """,
+        ["Pipefile.toml:2:", "task 'a'", "'cmd' contains a NUL character"],
+    ),
+    "nul-in-output": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt"
+        outputs = ["out\\u0000.txt"]
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "'outputs' contains a NUL character"],
+    ),
+    "nul-in-env": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt"
+        env = { A = "\\u0000" }
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "'env.A' contains a NUL character"],
+    ),
 }
 
 
@@ -160,6 +236,84 @@ def test_pipefile_errors(project, case):
     assert_user_error(project.run(), *expected)
     # the checking commands report the same error
     assert_user_error(project.run("-n"), *expected)
+    # found at load time: nothing ran
+    assert not project.exists("ran.txt")
+
+
+@pytest.mark.parametrize("name", ["inputs", "outputs", "task"])
+def test_overriding_a_built_in_placeholder_on_the_command_line(project, name):
+    project.pipefile(
+        """\
+        [vars]
+        dest = "{{inputs}}.copy"
+
+        [tasks.a]
+        cmd = "touch ran.txt"
+        """
+    )
+    assert_user_error(
+        project.run(f"{name}=x.txt"),
+        f"'{name}' is a built-in placeholder and cannot be set on the command line",
+    )
+    assert not project.exists("ran.txt")
+
+
+def test_a_timeout_too_long_for_poll_still_runs(project):
+    # 3,000,000 s is more milliseconds than poll() takes: it must wait in steps, not crash
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt"
+        timeout = 3000000
+
+        [tasks.b]
+        cmd = "true"
+        timeout = 1e300
+        """
+    )
+    result = project.run()
+    assert result.returncode == 0, result
+    assert "Traceback" not in result.output, result
+    assert project.exists("ran.txt")
+
+
+def test_a_retry_delay_too_long_to_sleep_waits_until_interrupted(project):
+    from background import Background
+    from conftest import wait_until
+
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "false"
+        retries = 1
+        retry_delay = 1e300
+        """
+    )
+    build = Background(project)
+    try:
+        assert wait_until(lambda: "retrying in" in build.output or build.process.poll() is not None)
+        build.send(signal.SIGINT)
+        assert build.wait() == 130, build.output
+    finally:
+        build.stop()
+    assert "attempt 1/2 failed: exit 1; retrying in 1e+300 s" in build.output
+    assert "Traceback" not in build.output, build.output
+
+
+def test_more_retries_than_a_float_can_double(project):
+    # 2**1024 does not fit a float: the backoff of the 1026th attempt used to raise
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "false"
+        retries = 1030
+        retry_delay = 0
+        """
+    )
+    result = project.run("-q")
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.output, result
+    assert "--- dagmake: attempt 1031 ---" in project.read(".dagmake/logs/a.log")
 
 
 def test_a_cycle_is_listed_as_data_flows(project):

@@ -2,12 +2,13 @@
 
 import marshal
 import os
+import sys
 import textwrap
 
 import pytest
 
 from dagmake import pipefile
-from dagmake.errors import DagmakeError, GraphError, PipefileError
+from dagmake.errors import DagmakeError, GraphError, PipefileError, UsageError
 from dagmake.task import PythonAction, ShellAction
 
 
@@ -443,6 +444,18 @@ WRONG_TYPES = [
     ("always = 1", ["'always' must be true or false, not an integer"]),
     ('resources = { cpu = "2" }', ["'resources' must be a table of numbers"]),
     ("resources = { cpu = -1 }", ["'resources' must be a table of numbers"]),
+    # nan slips past `< 0` and `<= 0`; inf overflows every wait: both are refused by name
+    ("retry_delay = nan", ["'retry_delay' must be a finite number of seconds, not nan"]),
+    ("retry_delay = inf", ["'retry_delay' must be a finite number of seconds, not inf"]),
+    ("retry_delay = -inf", ["'retry_delay' must be a finite number of seconds, not -inf"]),
+    ("timeout = nan", ["'timeout' must be a finite number of seconds, not nan"]),
+    ("timeout = inf", ["'timeout' must be a finite number of seconds, not inf", "leave 'timeout'"]),
+    ("timeout = -inf", ["'timeout' must be a finite number of seconds, not -inf"]),
+    ("resources = { cpu = inf }", ["'resources.cpu' must be a finite number, not inf"]),
+    ("resources = { cpu = nan }", ["'resources.cpu' must be a finite number, not nan"]),
+    # the OS refuses these names in an environment (ValueError mid-build)
+    ('env = { "" = "x" }', ["invalid environment variable name '' in 'env': it is empty"]),
+    ('env = { "A=B" = "x" }', ["invalid environment variable name 'A=B' in 'env'", "'='"]),
 ]
 
 
@@ -486,6 +499,92 @@ def test_python_must_be_module_colon_function(value):
 def test_python_action(value):
     task = task_of(f'[tasks.a]\npython = "{value}"\n')
     assert task.action == PythonAction(value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "seconds"),
+    [
+        ("timeout", "3000000", 3000000.0),  # beyond poll()'s int of milliseconds
+        ("timeout", "1e300", 1e300),
+        ("timeout", "1" + "0" * 400, sys.float_info.max),  # an integer beyond any float
+        ("retry_delay", "1e300", 1e300),
+        ("retry_delay", "1" + "0" * 400, sys.float_info.max),
+    ],
+)
+def test_huge_but_finite_seconds_are_accepted(key, value, seconds):
+    # "wait as long as it takes": the waits cope, so the Pipefile need not be refused
+    task = task_of(f'[tasks.a]\ncmd = "x"\n{key} = {value}\n')
+    assert getattr(task, key) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('[env]\n"A=B" = "x"\n\n[tasks.a]\ncmd = "x"\n', 2),
+        ('[env]\nOK = "1"\n"" = "x"\n\n[tasks.a]\ncmd = "x"\n', 1),
+    ],
+)
+def test_bad_environment_variable_name_in_the_env_table(text, line):
+    message = str(load_error(text))
+    assert message.startswith(f"Pipefile.toml:{line}: invalid environment variable name "), message
+    assert "in [env]" in message
+    assert "hint: a name must be non-empty and contain neither '=' nor a NUL" in message
+
+
+def test_bad_environment_variable_name_in_an_env_subtable():
+    message = str(load_error('[tasks.a]\ncmd = "x"\n\n[tasks.a.env]\n"X=1" = "y"\n'))
+    assert message.startswith("Pipefile.toml:4: task 'a': invalid environment variable"), message
+
+
+# (Pipefile text, where the error points, what it names); "\\u0000" is TOML's escape for NUL
+NUL_CASES = [
+    ('[tasks.a]\ncmd = "echo a\\u0000b"\n', "Pipefile.toml:2: task 'a': 'cmd'"),
+    ('[tasks.a]\ncmd = ["true", "echo \\u0000"]\n', "Pipefile.toml:2: task 'a': 'cmd'"),
+    ('[tasks.a]\ncmd = "x"\ninputs = ["a\\u0000"]\n', "Pipefile.toml:3: task 'a': 'inputs'"),
+    ('[tasks.a]\ncmd = "x"\noutputs = ["a\\u0000"]\n', "Pipefile.toml:3: task 'a': 'outputs'"),
+    ('[tasks.a]\ncmd = "x"\ncwd = "d\\u0000"\n', "Pipefile.toml:3: task 'a': 'cwd'"),
+    ('[tasks.a]\ncmd = "x"\nenv = { A = "\\u0000" }\n', "Pipefile.toml:3: task 'a': 'env.A'"),
+    (
+        '[tasks.a]\ncmd = "x"\nenv = { "A\\u0000" = "1" }\n',
+        "Pipefile.toml:3: task 'a': 'env.A\\u0000'",
+    ),
+    ('[tasks.a]\npython = "mod:main\\u0000"\n', "Pipefile.toml:2: task 'a': 'python'"),
+    ('[env]\nA = "\\u0000"\n[tasks.a]\ncmd = "x"\n', "Pipefile.toml:2: 'env.A'"),
+    ('[vars]\nv = "\\u0000"\n[tasks.a]\ncmd = "x"\n', "Pipefile.toml:2: 'vars.v'"),
+    (
+        '[settings]\nshell = "sh\\u0000"\n[tasks.a]\ncmd = "x"\n',
+        "Pipefile.toml:2: 'settings.shell'",
+    ),
+    (
+        '[settings]\non_failure = "\\u0000"\n[tasks.a]\ncmd = "x"\n',
+        "Pipefile.toml:2: 'settings.on_failure'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "start"), NUL_CASES)
+def test_a_nul_character_anywhere_is_a_load_error(text, start):
+    # the OS refuses NUL in argv, paths and the environment ("embedded null byte")
+    error = load_error(text)
+    assert isinstance(error, PipefileError)
+    message = str(error)
+    assert message.startswith(f"{start} contains a NUL character"), message
+    assert "\0" not in message
+
+
+@pytest.mark.parametrize("name", ["inputs", "outputs", "task"])
+def test_command_line_override_of_a_built_in_is_a_usage_error(name):
+    text = '[vars]\nx = "{{inputs}}"\n[tasks.a]\ncmd = "echo {{x}}"\n'
+    with pytest.raises(UsageError) as caught:
+        parse(text, overrides={name: "1"})
+    assert caught.value.exit_code == 2
+    assert f"'{name}' is a built-in placeholder and cannot be set on the command line" in str(
+        caught.value
+    )
+    # and so does load(), which the command line goes through
+    path = write(text)
+    with pytest.raises(UsageError):
+        pipefile.load(path, overrides={name: "1"})
 
 
 def test_unknown_key_hint_lists_the_allowed_keys():
