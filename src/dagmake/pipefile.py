@@ -13,7 +13,7 @@ from .placeholders import expand, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
 FILENAME = "Pipefile.toml"
-CACHE_FORMAT = 5  # 5: stricter validation; a cache of 4 may hold what 5 rejects
+CACHE_FORMAT = 6  # 5: stricter validation; 6: paths inside the project made relative
 
 TOP_KEYS = ("settings", "vars", "env", "tasks")
 SETTINGS_KEYS = ("jobs", "shell", "default", "on_failure", "on_success")
@@ -319,10 +319,11 @@ class _Validator:
             for name, body in tasks_table.items()
         )
         names = {t.name for t in tasks}
-        for name in settings.default:
-            if name not in names:
+        for target in settings.default:
+            if not _names_something(target, names, tasks):
                 raise self.error(
-                    f"default target '{name}' is not a task{did_you_mean(name, names)}",
+                    f"default target '{target}' is not a task, a glob of task names or an "
+                    f"output{did_you_mean(target, names)}",
                     section="settings",
                     key="default",
                 )
@@ -704,9 +705,38 @@ class _Validator:
         return False
 
     def path(self, value: str, task: str, key: str) -> str:
+        """The path as the graph compares it: normalised, and relative to the project
+        when it lies inside (`/abs/project/a.txt` and `../project/a.txt` are `a.txt`)."""
         if "{{" in value:
             raise self.error(f"placeholder left in '{key}': {value!r}", task=task, key=key)
-        return posixpath.normpath(value)
+        path = posixpath.normpath(value)
+        if posixpath.isabs(path) or path == ".." or path.startswith("../"):
+            root = posixpath.normpath(self.root)
+            full = posixpath.normpath(posixpath.join(root, path))
+            if full == root:
+                return "."
+            if full.startswith(root.rstrip("/") + "/"):
+                return full[len(root.rstrip("/")) + 1 :]
+        return path
+
+
+def _names_something(target: str, names, tasks) -> bool:
+    """Whether a target names a task, tasks by a glob, or the task writing a path (what
+    Graph.match accepts, relative to the project)."""
+    if target in names:
+        return True
+    if "*" in target or "?" in target or "[" in target:
+        from fnmatch import fnmatchcase
+
+        if any(fnmatchcase(name, target) for name in names):
+            return True
+    outputs = {output for task in tasks for output in task.outputs}
+    path = posixpath.normpath(target)
+    while path:
+        if path in outputs:
+            return True
+        path = path.rpartition("/")[0]
+    return False
 
 
 def _first_nul(value, path: tuple) -> tuple | None:

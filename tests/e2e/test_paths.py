@@ -211,3 +211,47 @@ def test_a_refusal_written_to_a_silent_tasks_log_stays_in_that_log(project):
     assert result.returncode == 1, result
     assert project.path(".dagmake/logs/quiet.log").read_text() == ""
     assert "cannot create directory data" in project.path(".dagmake/logs/blocked.log").read_text()
+
+
+def test_an_input_written_as_an_absolute_or_dotdot_path_into_the_project_links_its_producer(
+    project,
+):
+    root = str(project.root)
+    name = os.path.basename(root)
+    project.pipefile(
+        f"""\
+        [tasks.a]
+        cmd = "echo A > {{{{outputs}}}}"
+        outputs = ["a.txt"]
+
+        [tasks.b]
+        cmd = "cat {{{{inputs}}}} > {{{{outputs}}}}"
+        inputs = ["{root}/a.txt"]
+        outputs = ["b.txt"]
+
+        [tasks.c]
+        cmd = "cat {{{{inputs}}}} > {{{{outputs}}}}"
+        inputs = ["../{name}/b.txt"]
+        outputs = ["{root}/c.txt"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 0, result
+    assert result.ran() == ["a", "b", "c"]
+    assert project.read("c.txt") == "A\n"
+    assert_nothing_ran(project.run())
+
+
+def test_an_input_that_is_the_project_by_another_name_is_a_load_error(project):
+    name = os.path.basename(str(project.root))
+    project.pipefile(
+        f"""\
+        [tasks.a]
+        cmd = "ls {{{{inputs}}}} > {{{{outputs}}}}"
+        inputs = ["../{name}"]
+        outputs = ["o.txt"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 2, result
+    assert "contains the whole project" in result.stderr

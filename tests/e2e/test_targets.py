@@ -176,3 +176,49 @@ def test_an_output_target_is_relative_to_the_directory_dagmake_runs_in_first(pro
     assert project.run("-C", "sub", "../out.txt").ran() == ["top"]
     # not an output here: the project's directory is tried next
     assert project.run("-C", "sub", "only.txt").ran() == ["only_top"]
+
+
+def test_default_targets_may_be_globs_and_output_paths(project):
+    project.pipefile(
+        """\
+        [settings]
+        default = ["clean_*", "data/report.txt"]
+
+        [tasks.clean_a]
+        cmd = "touch {{outputs}}"
+        outputs = ["a.txt"]
+
+        [tasks.clean_b]
+        cmd = "touch {{outputs}}"
+        outputs = ["b.txt"]
+
+        [tasks.report]
+        cmd = "touch {{outputs}}"
+        outputs = ["data/report.txt"]
+
+        [tasks.other]
+        cmd = "touch {{outputs}}"
+        outputs = ["other.txt"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 0, result
+    assert sorted(result.ran()) == ["clean_a", "clean_b", "report"]
+
+
+def test_a_default_target_that_names_nothing_is_a_load_error(project):
+    project.pipefile(
+        """\
+        [settings]
+        default = ["nothing_*"]
+
+        [tasks.a]
+        cmd = "touch {{outputs}}"
+        outputs = ["a.txt"]
+        """
+    )
+    result = project.run("a")
+    assert result.returncode == 2, result
+    assert "default target 'nothing_*' is not a task, a glob of task names or an output" in (
+        result.stderr
+    )
