@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import select
@@ -260,32 +261,39 @@ class ProcessRunner:
         if executable is None:
             job.log.write(f"dagmake: {argv[0]}: command not found\n".encode())
             return 127
+        actions = [
+            (os.POSIX_SPAWN_DUP2, _devnull(), 0),
+            (os.POSIX_SPAWN_DUP2, output, 1),
+            (os.POSIX_SPAWN_DUP2, output, 2),
+        ]
+        # what subprocess's restore_signals does: Python ignores SIGPIPE, the child must not
+        restore = (signal.SIGPIPE, signal.SIGXFSZ)
         try:
-            job.pid = os.posix_spawn(
-                executable,
-                argv,
-                job.env,
-                file_actions=[
-                    (os.POSIX_SPAWN_DUP2, _devnull(), 0),
-                    (os.POSIX_SPAWN_DUP2, output, 1),
-                    (os.POSIX_SPAWN_DUP2, output, 2),
-                ],
-                setpgroup=0,
-                # what subprocess's restore_signals does: Python ignores SIGPIPE, the child must not
-                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-            )
+            try:
+                job.pid = os.posix_spawn(
+                    executable, argv, job.env, file_actions=actions, setpgroup=0, setsigdef=restore
+                )
+            except OSError as error:
+                if error.errno != errno.ENOEXEC:
+                    raise
+                # a script without #!: run it with sh, as the shell (and execvp) would
+                job.pid = os.posix_spawn(
+                    "/bin/sh",
+                    ["/bin/sh", executable, *argv[1:]],
+                    job.env,
+                    file_actions=actions,
+                    setpgroup=0,
+                    setsigdef=restore,
+                )
         except OSError as error:
-            denied = isinstance(error, PermissionError)
-            reason = "permission denied" if denied else error.strerror
-            job.log.write(f"dagmake: {argv[0]}: {reason}\n".encode())
-            return 126 if denied else 127
+            return _cannot_start(job, argv, error)
         return None
 
     def _popen(self, job: _Job, argv: list[str], output: int) -> int | None:
         import subprocess  # only for a task with its own cwd
 
-        try:
-            process = subprocess.Popen(
+        def popen(argv):
+            return subprocess.Popen(
                 argv,
                 cwd=job.cwd,
                 env=job.env,
@@ -294,16 +302,24 @@ class ProcessRunner:
                 stderr=output,
                 process_group=0,
             )
+
+        if not os.path.isdir(job.cwd):
+            what = "is not a directory" if os.path.exists(job.cwd) else "does not exist"
+            job.log.write(f"dagmake: working directory {job.cwd} {what}\n".encode())
+            return 127
+        try:
+            try:
+                process = popen(argv)
+            except OSError as error:
+                if error.errno != errno.ENOEXEC:
+                    raise
+                process = popen(["/bin/sh", *argv])  # a script without #!, as sh would
         except FileNotFoundError as error:
-            if not os.path.isdir(job.cwd):
-                job.log.write(f"dagmake: working directory {job.cwd} does not exist\n".encode())
-                return 127
             missing = argv[0] if error.filename in (None, argv[0]) else error.filename
             job.log.write(f"dagmake: {missing}: command not found\n".encode())
             return 127
-        except PermissionError:
-            job.log.write(f"dagmake: {argv[0]}: permission denied\n".encode())
-            return 126
+        except OSError as error:
+            return _cannot_start(job, argv, error)
         job.pid = process.pid
         job.process = process
         return None
@@ -488,6 +504,14 @@ class _Job:
                 if pid != 0:
                     self.status = os.waitstatus_to_exitcode(status)
         return self.status
+
+
+def _cannot_start(job: _Job, argv: list[str], error: OSError) -> int:
+    """Say in the log why argv could not start; the exit code a shell would give."""
+    denied = isinstance(error, PermissionError)
+    reason = "permission denied" if denied else error.strerror or str(error)
+    job.log.write(f"dagmake: {argv[0]}: {reason}\n".encode())
+    return 127 if isinstance(error, FileNotFoundError) else 126
 
 
 def _exit_fd(job: _Job) -> int:

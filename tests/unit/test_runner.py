@@ -655,3 +655,32 @@ def test_an_attempt_left_half_registered_by_a_ctrl_c_still_ends_once_stopping(ru
     assert ended[running].interrupted and ended[running].exit_code < 0  # TERM or KILL
     assert ended[done].interrupted
     assert not runner.busy()
+
+
+@pytest.mark.parametrize("cwd", [".", "sub"])
+def test_a_script_without_a_shebang_runs_with_sh_as_the_shell_would(runner, tmp_path, logs, cwd):
+    (tmp_path / "sub").mkdir()
+    script = tmp_path / "gen.sh"
+    script.write_text("echo made > made.txt\n")
+    script.chmod(0o755)
+    command = "./gen.sh" if cwd == "." else "../gen.sh"
+    attempt = run_one(runner, task("gen", command, cwd=cwd), 1, str(logs / "gen.log"))
+    assert attempt.ok, (logs / "gen.log").read_text()
+    assert (tmp_path / cwd / "made.txt").read_text() == "made\n"
+
+
+@pytest.mark.parametrize("cwd", [".", "sub"])
+def test_a_command_too_long_to_start_fails_its_task_with_the_reason(runner, tmp_path, logs, cwd):
+    (tmp_path / "sub").mkdir()
+    long_argv = "true " + " ".join(["x" * 100_000] * 30)  # past the kernel's limit
+    attempt = run_one(runner, task("long", long_argv, cwd=cwd), 1, str(logs / "long.log"))
+    assert attempt.exit_code == 126
+    assert "Argument list too long" in (logs / "long.log").read_text()
+
+
+def test_a_working_directory_that_is_a_file_fails_its_task_with_the_reason(runner, tmp_path, logs):
+    (tmp_path / "afile").write_text("")
+    attempt = run_one(runner, task("t", "true", cwd="afile"), 1, str(logs / "t.log"))
+    assert attempt.exit_code == 127
+    assert "working directory" in (logs / "t.log").read_text()
+    assert "is not a directory" in (logs / "t.log").read_text()
