@@ -93,6 +93,9 @@ class Executor:
         self.cost = cost or (lambda task: 1)
         self.aborted: ExecutorError | None = None
         self._stopped = False  # interrupted or aborted: retries end, nothing more starts
+        self._running: dict = {}  # runner's handle -> _Attempts of its step
+        self._retrying: list = []  # heap of (when, id, _Attempts) waiting to retry
+        self._due: list = []  # retries whose delay is over, waiting for a free slot
 
     def run(self, plan) -> tuple[list[TaskOutcome], list[str], list[str], bool]:
         """Execute plan; return (outcomes in finishing order, skipped, not started, interrupted)."""
@@ -108,8 +111,9 @@ class Executor:
             for name in sorter.get_ready():
                 heapq.heappush(ready, (-self.priority.get(name, 0.0), order[name], name))
 
-        self._running: dict = {}  # runner's handle -> _Attempts of its step
-        self._retrying: list = []  # heap of (when, id, _Attempts) waiting to retry
+        self._running = {}
+        self._retrying = []
+        self._due = []
         outcomes: list[TaskOutcome] = []
         skipped: list[str] = []
         started: set[str] = set()
@@ -123,6 +127,12 @@ class Executor:
             while True:
                 push_ready()
                 launch: list[_Attempts] = []
+                # A retry whose delay is over goes first; it gave up its slot while waiting.
+                # (Even after a failure: as before its delay, it is part of a running task.)
+                while self._due and used + self._due[0].need <= self.jobs:
+                    attempts = self._due.pop(0)
+                    used += attempts.need
+                    self._start(attempts)
                 while ready and not stopping:
                     name = ready[0][2]
                     step = steps[name]
@@ -169,14 +179,15 @@ class Executor:
                         self._start(attempts)
                         deferred.append(TaskStarted(attempts.step))
                 self._emit_all(deferred)
-                if not self._running and not self._retrying:
+                if not self._running and not self._retrying and not self._due:
                     break
                 self.flush()
                 for attempts, result in self._wait():
                     outcome = self._ended(attempts, result)
+                    if result is not None:  # (None: a retry that never restarted, slot free)
+                        used -= attempts.need  # also while a retry waits: others may use it
                     if outcome is None:
-                        continue  # it retries
-                    used -= attempts.need
+                        continue
                     outcomes.append(outcome)
                     # Recorded before more steps start: a kill -9 must find at most the
                     # running steps unrecorded (only TaskStarted events are held back).
@@ -214,7 +225,8 @@ class Executor:
         self.emit(TaskOutput(name, line))
 
     def _wait(self, timeout: float | None = None) -> list:
-        """(attempts, Attempt or ExecutorError) of what ended; restarts retries that are due."""
+        """(attempts, Attempt or ExecutorError) of what ended; retries that are due join
+        self._due, to start when a slot is free."""
         if self._retrying:
             wait_for = max(0.0, self._retrying[0][0] - time.monotonic())
             # a retry far off (a huge `retry_delay`) is waited for in steps: sleep() and
@@ -238,7 +250,7 @@ class Executor:
             if self._stopped:
                 ended.append((attempts, None))
             else:
-                self._start(attempts)
+                self._due.append(attempts)
         return ended
 
     def _ended(self, attempts: _Attempts, result) -> TaskOutcome | None:
@@ -290,7 +302,9 @@ class Executor:
         # what finished before the interrupt is still recorded and shown
         deferred = [e for e in deferred if isinstance(e, (TaskFinished, TaskSkipped))]
         ended = [(attempts, None) for _, _, attempts in self._retrying]
+        ended += [(attempts, None) for attempts in self._due]
         self._retrying.clear()
+        self._due.clear()
         failure = None
         try:
             self._emit_all(deferred)

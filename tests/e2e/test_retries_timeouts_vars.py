@@ -230,3 +230,23 @@ def test_placeholders_quote_spaces_quotes_and_unicode(project):
     assert_ran(result, ["gather"])
     assert project.read("out put ü's.txt") == "0\n1\n2\n3\ngather\n"
     assert_nothing_ran(project.run())
+
+
+def test_a_task_waiting_to_retry_leaves_its_slot_to_others(project):
+    project.pipefile(
+        """\
+        [tasks.flaky]
+        cmd = "if [ -e tried ]; then touch retried flaky.txt; else touch tried; exit 1; fi"
+        outputs = ["flaky.txt"]
+        retries = 1
+        retry_delay = 1.0
+
+        [tasks.other]
+        cmd = "[ ! -e retried ] && touch other.txt"
+        outputs = ["other.txt"]
+        """
+    )
+    result = project.run("-j1")
+    assert result.returncode == 0, result
+    # with one slot, other ran during flaky's delay, before its second attempt
+    assert result.ran() == ["other", "flaky"]

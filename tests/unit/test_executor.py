@@ -94,6 +94,17 @@ def test_events_are_emitted_on_the_calling_thread(tmp_path):
     assert run.threads == {threading.get_ident()}
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_retries_never_pass_the_jobs_limit(tmp_path, jobs):
+    # every task fails twice before it succeeds: retries come due while others run
+    runner = FakeRunner({f"t{i}": [1, 1] for i in range(6)}, hold_until=jobs, total=18)
+    tasks = [task(f"t{i}", retries=2) for i in range(6)]
+    run = Run(tmp_path, runner, jobs=jobs)(make_plan(*tasks))
+    assert runner.max_running == jobs
+    assert run.status == {t.name: OK for t in tasks}
+    assert all(runner.attempts[t.name] == [1, 2, 3] for t in tasks)
+
+
 @pytest.mark.parametrize("jobs", [1, 2, 3])
 def test_jobs_limit_is_respected(tmp_path, jobs):
     # every attempt waits until `jobs` run at once: the limit is reached, and never passed
