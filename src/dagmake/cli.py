@@ -164,9 +164,14 @@ def parse_args(argv: list[str]) -> Options:
             if value is None and index < len(args) and args[index] in choices:
                 value = args[index]
                 index += 1
+            elif value is None and index < len(args) and args[index] in _IMAGE_FORMATS:
+                value = args[index]  # `--graph svg` means a format, not a target named svg
             if value is not None and value not in choices:
                 raise UsageError(
-                    f"option '{arg}' takes one of: {', '.join(choices)}; not '{value}'"
+                    f"option '{arg}' takes one of: {', '.join(choices)}; not '{value}'",
+                    hint=f"render dot with Graphviz: dagmake --graph | dot -T{value} > dag.{value}"
+                    if value in _IMAGE_FORMATS
+                    else None,
                 )
             setattr(options, destination, value or choices[0])
             continue
@@ -366,6 +371,9 @@ def _check_modes(options: Options) -> None:
         )
 
 
+_IMAGE_FORMATS = ("svg", "png", "pdf", "jpg")
+
+
 def _check_reports(options: Options) -> None:
     """Refuse report flags that have nothing to report on."""
     if options.limit is not None and not options.history:
@@ -401,9 +409,13 @@ def _check_reports(options: Options) -> None:
     clash = next((flag for given, flag in others if given), None)
     if reports and clash:
         raise UsageError(f"{reports[0]} reports on a build; it cannot be combined with {clash}")
+    # say so now, not after a long build
     if options.trace and not os.path.isdir(os.path.dirname(os.path.abspath(options.trace))):
-        # say so now, not after a long build
         raise UsageError(f"--trace {options.trace}: its directory does not exist")
+    if options.trace and os.path.isdir(options.trace):
+        raise UsageError(
+            f"--trace {options.trace} is a directory", hint="name a file: --trace run.json"
+        )
 
 
 def _history(options: Options) -> int:

@@ -129,6 +129,8 @@ class Executor:
                 launch: list[_Attempts] = []
                 # A retry whose delay is over goes first; it gave up its slot while waiting.
                 # (Even after a failure: as before its delay, it is part of a running task.)
+                if not self._stopped:
+                    self._collect_due()
                 while self._due and used + self._due[0].need <= self.jobs:
                     attempts = self._due.pop(0)
                     used += attempts.need
@@ -244,14 +246,18 @@ class Executor:
         else:
             time.sleep(timeout or 0.0)
             ended = []
+        if self._stopped:
+            ended += [(attempts, None) for _, _, attempts in self._retrying]
+            self._retrying.clear()
+        else:
+            self._collect_due()
+        return ended
+
+    def _collect_due(self) -> None:
+        """Move the retries whose delay is over to self._due."""
         now = time.monotonic()
         while self._retrying and self._retrying[0][0] <= now:
-            attempts = heapq.heappop(self._retrying)[2]
-            if self._stopped:
-                ended.append((attempts, None))
-            else:
-                self._due.append(attempts)
-        return ended
+            self._due.append(heapq.heappop(self._retrying)[2])
 
     def _ended(self, attempts: _Attempts, result) -> TaskOutcome | None:
         """The step's outcome once this attempt ended it, or None when it retries."""

@@ -396,6 +396,15 @@ class _Validator:
                     hint="{{inputs}}, {{outputs}} and {{task}} are filled in for each task; "
                     "override a [vars] entry with another name",
                 )
+        for name in sorted(overrides):
+            if name not in raw and name not in BUILTINS:
+                # a typo must not silently build with the Pipefile's value
+                raise UsageError(
+                    f"'{name}={overrides[name]}': {self.file} has no var '{name}'"
+                    f"{did_you_mean(name, raw)}",
+                    hint="NAME=value overrides an entry of [vars]"
+                    + (f"; the vars are: {', '.join(sorted(raw))}" if raw else ""),
+                )
         raw.update(overrides)
         resolved: dict[str, str] = {}
 

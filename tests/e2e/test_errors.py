@@ -454,3 +454,21 @@ def test_missing_input_names_the_line_and_list_still_shows_the_tasks(project):
     assert "second" in listing.stdout and "stale" in listing.stdout
     graph = project.run("--graph")
     assert graph.returncode == 0 and '"second"' in graph.stdout
+
+
+def test_an_override_of_an_unknown_var_is_a_usage_error(project):
+    project.pipefile(
+        """\
+        [vars]
+        environment = "dev"
+
+        [tasks.a]
+        cmd = "echo {{environment}} > {{outputs}}"
+        outputs = ["a.txt"]
+        """
+    )
+    result = project.run("enviroment=prod")
+    assert result.returncode == 2, result
+    assert "has no var 'enviroment'" in result.stderr
+    assert "did you mean 'environment'?" in result.stderr
+    assert not project.exists("a.txt")

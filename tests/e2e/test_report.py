@@ -9,6 +9,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import threading
 import zlib
 
 import pytest
@@ -248,12 +249,22 @@ def test_a_trace_in_a_missing_directory_is_refused_before_the_build(pipeline):
     assert not pipeline.exists("raw.txt")
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_trace_that_cannot_be_written_is_a_warning(pipeline):
-    pipeline.path("trace.json").mkdir()
     pipeline.write("broken")
-    result = pipeline.run("--trace", "trace.json")
+    result = pipeline.run("--trace", "/dev/full")
     assert result.returncode == 1  # the build's own result
-    assert "dagmake: warning: cannot write trace trace.json: " in result.stderr
+    assert "dagmake: warning: cannot write trace /dev/full: " in result.stderr
+    # written to, not replaced by a renamed file
+    assert not os.path.isfile("/dev/full")
+
+
+def test_a_trace_into_a_directory_is_refused_before_the_build(pipeline):
+    pipeline.path("traces").mkdir()
+    result = pipeline.run("--trace", "traces")
+    assert result.returncode == 2, result
+    assert "--trace traces is a directory" in result.stderr
+    assert not pipeline.exists("raw.txt")
 
 
 # --- --timings, rendered -------------------------------------------------------------------
@@ -424,3 +435,16 @@ def test_usage_errors(pipeline, args, message):
     result = pipeline.run(*args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_a_trace_to_a_pipe_is_written_through_it(pipeline, tmp_path):
+    fifo = tmp_path / "trace.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    result = pipeline.run("--trace", str(fifo))
+    reader.join(timeout=30)
+    assert result.returncode == 0, result
+    assert json.loads(received[0])["traceEvents"]
+    assert not fifo.is_file()

@@ -136,3 +136,10 @@ def test_parse_args_does_not_change_its_argument():
     argv = ["-kj4", "a"]
     parse_args(argv)
     assert argv == ["-kj4", "a"]
+
+
+def test_graph_with_an_image_format_says_how_to_render_one():
+    with pytest.raises(UsageError) as raised:
+        parse_args(["--graph", "svg"])
+    assert "takes one of: dot, mermaid; not 'svg'" in str(raised.value)
+    assert "dot -Tsvg" in str(raised.value)

@@ -999,3 +999,12 @@ def test_an_input_containing_the_project_is_refused(path):
     source = f'[tasks.a]\ncmd = "true > out"\ninputs = ["{path}"]\noutputs = ["out"]\n'
     with pytest.raises(PipefileError, match="contains the whole project"):
         pipefile.parse(source.encode(), "/p/Pipefile.toml", {})
+
+
+def test_an_override_of_a_var_the_pipefile_lacks_is_a_usage_error():
+    text = '[vars]\nraw = "data/raw"\n\n[tasks.a]\ncmd = "ls {{raw}}"\n'
+    with pytest.raises(UsageError) as raised:
+        parse(text, overrides={"rwa": "x"})
+    message = str(raised.value)
+    assert "has no var 'rwa'" in message
+    assert "did you mean 'raw'?" in message

@@ -9,7 +9,15 @@ import os
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Write text to path through a temporary file and a rename: no reader sees half a file."""
+    """Write text to path through a temporary file and a rename: no reader sees half a file.
+
+    A path that is not a regular file (/dev/stdout, a pipe) is written to directly: a
+    rename would replace it.
+    """
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         with open(temporary, "w", encoding="utf-8") as f:
