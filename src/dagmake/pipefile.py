@@ -524,7 +524,8 @@ class _Validator:
     def task(self, name, body, settings: Settings, variables, global_env) -> Task:
         if not name or not all(c in _NAME_CHARS for c in name) or name[0] in "-.":
             raise self.error(
-                f"task name '{name}' may only use letters, digits, '_', '-' and '.'",
+                f"task name '{name}' may only use letters, digits, '_', '-' and '.', "
+                "and may not start with '-' or '.'",
                 task=name,
                 hint="rename the task, e.g. [tasks.clean_users]",
             )

@@ -188,7 +188,7 @@ ERRORS = [
         cmd = "x"
         """,
         1,
-        ["task name '-x'"],
+        ["task name '-x'", "may not start with '-' or '.'"],
     ),
     (
         "task that is not a table",
