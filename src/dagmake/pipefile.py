@@ -336,7 +336,7 @@ class _Validator:
         jobs = table.get("jobs")
         if jobs is not None and (type(jobs) is not int or jobs < 1):
             raise self.error(
-                f"'jobs' must be a whole number of at least 1, not {jobs!r}",
+                f"'jobs' must be a whole number of at least 1, not {_toml_spelling(jobs)}",
                 section="settings",
                 key="jobs",
             )
@@ -794,5 +794,12 @@ def _type_name(value) -> str:
 
 
 def _short(value) -> str:
-    text = repr(value)
+    text = _toml_spelling(value)
     return f"({text})" if len(text) <= 40 else f"({text[:37]}...)"
+
+
+def _toml_spelling(value) -> str:
+    """A value as the Pipefile writes it: true, not Python's True."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)

@@ -473,7 +473,7 @@ def test_wrong_type_names_task_key_and_expected_type(line, fragments):
 SETTINGS_ERRORS = [
     ("jobs = 0", "'jobs' must be a whole number of at least 1, not 0"),
     ('jobs = "4"', "'jobs' must be a whole number of at least 1, not '4'"),
-    ("jobs = true", "'jobs' must be a whole number of at least 1, not True"),
+    ("jobs = true", "'jobs' must be a whole number of at least 1, not true"),
     ("shell = 1", "'shell' must be a string (a path to a shell), not an integer"),
     ('default = "a"', "'default' must be a list of non-empty strings"),
 ]
@@ -1008,3 +1008,9 @@ def test_an_override_of_a_var_the_pipefile_lacks_is_a_usage_error():
     message = str(raised.value)
     assert "has no var 'rwa'" in message
     assert "did you mean 'raw'?" in message
+
+
+def test_a_wrong_boolean_is_shown_as_toml_writes_it():
+    with pytest.raises(PipefileError) as raised:
+        parse('[tasks.a]\ncmd = "x"\nretries = true\n')
+    assert "'retries' must be a whole number, not a boolean (true)" in str(raised.value)
