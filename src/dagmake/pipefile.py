@@ -234,11 +234,15 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
             if key and (stripped.startswith(key + "=") or stripped.startswith(f'"{key}"=')):
                 return number
     if task:
-        # inline tables: tasks.name = {...} or name = {...} under [tasks]
-        for number, line in enumerate(lines, 1):
-            stripped = line.strip().replace(" ", "")
-            if stripped.startswith((f"{task}=", f"tasks.{task}=", f'"{task}"=')):
-                return number
+        # dotted keys (tasks.a.cmd = ..., or a.cmd = ... under [tasks]), a sub-table
+        # ([tasks.a.env] without [tasks.a]), inline tables (tasks.a = {...})
+        starts = [f"{task}=", f"tasks.{task}=", f'"{task}"=']
+        if key:
+            starts = [f"tasks.{task}.{key}=", f"{task}.{key}=", f"[tasks.{task}.{key}]", *starts]
+        for start in starts:
+            for number, line in enumerate(lines, 1):
+                if line.strip().replace(" ", "").startswith(start):
+                    return number
     return section_start
 
 
@@ -291,12 +295,17 @@ class _Validator:
         for key in table:
             if key not in allowed:
                 where = f"task '{task}'" if task else f"[{section}]" if section else "the top level"
+                hint = f"keys allowed in {where}: {', '.join(allowed)}"
+                suggestion = did_you_mean(key, allowed)
+                if task and isinstance(table[key], dict) and not suggestion:
+                    # [tasks.clean.users] is task 'clean' with a table 'users'
+                    hint = f'a task name with a dot must be quoted: [tasks."{task}.{key}"]'
                 raise self.error(
-                    f"unknown key '{key}'{did_you_mean(key, allowed)}",
+                    f"unknown key '{key}'{suggestion}",
                     task=task,
                     key=key,
                     section=section,
-                    hint=f"keys allowed in {where}: {', '.join(allowed)}",
+                    hint=hint,
                 )
 
     def validate(self, document: dict, overrides: dict[str, str]) -> tuple[Settings, tuple]:

@@ -191,6 +191,37 @@ ERRORS = [
         ["task name '-x'", "may not start with '-' or '.'"],
     ),
     (
+        "a wrong value written as a dotted key",
+        """
+        tasks.a.cmd = "x"
+        tasks.a.retries = "3"
+        """,
+        2,
+        ["task 'a'", "'retries' must be a whole number"],
+    ),
+    (
+        "a wrong value written as a dotted key under [tasks]",
+        """
+        [tasks]
+        a.cmd = "x"
+        a.inputs = "x"
+        """,
+        3,
+        ["task 'a'", "'inputs' must be a list"],
+    ),
+    (
+        "a task name with an unquoted dot",
+        """
+        [tasks.clean]
+        cmd = "x"
+
+        [tasks.clean.users]
+        cmd = "y"
+        """,
+        4,
+        ["task 'clean': unknown key 'users'", 'must be quoted: [tasks."clean.users"]'],
+    ),
+    (
         "task that is not a table",
         """
         [tasks]
