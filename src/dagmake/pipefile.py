@@ -13,7 +13,7 @@ from .placeholders import expand, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
 FILENAME = "Pipefile.toml"
-CACHE_FORMAT = 6  # 5: stricter validation; 6: paths inside the project made relative
+CACHE_FORMAT = 7  # 5: stricter validation; 6: paths made relative; 7: env hashed sorted
 
 TOP_KEYS = ("settings", "vars", "env", "tasks")
 SETTINGS_KEYS = ("jobs", "shell", "default", "on_failure", "on_success")

@@ -106,7 +106,7 @@ def judge(
                 LAST_RUN_FAILED,
                 f"its last run {(record.status == 'failed' and 'failed') or 'was interrupted'}",
             )
-        if record.fingerprint != task.fingerprint:
+        if not task.has_definition(record.fingerprint):
             return Reason(
                 DEFINITION_CHANGED, _definition_change(record.fingerprint, task.fingerprint)
             )

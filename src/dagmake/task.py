@@ -133,19 +133,31 @@ class Task(_Value):
     def is_group(self) -> bool:
         return self.action is None
 
-    def _fingerprint(self) -> str:
-        """Hash what the spec's rule 5 names: a change to any of it reruns the task."""
+    def _fingerprint(self, env_in_order: bool = False) -> str:
+        """Hash what the spec's rule 5 names: a change to any of it reruns the task.
+
+        The environment is hashed sorted: the same variables listed in another order are
+        the same environment.
+        """
         import hashlib  # only when a Pipefile is really parsed; cached afterwards
 
         # One short hash per part, joined by ':', so a change can be named ("its command changed").
         parts = (
             self.action.to_data() if self.action else None,
-            self.env,
+            self.env if env_in_order else tuple(sorted(self.env)),
             self.cwd,
             self.inputs,
             self.outputs,
         )
         return ":".join(hashlib.sha256(repr(part).encode()).hexdigest()[:12] for part in parts)
+
+    def has_definition(self, recorded: str) -> bool:
+        """Whether a recorded fingerprint is this task's definition.
+
+        Records written before the environment was hashed sorted hold it in file order;
+        those still match, so the change reruns nothing.
+        """
+        return recorded == self.fingerprint or recorded == self._fingerprint(env_in_order=True)
 
     def to_data(self) -> tuple:
         """Plain tuples and strings, for marshal (the parse cache)."""

@@ -398,3 +398,17 @@ def test_a_no_work_answer_is_per_target(project):
     assert_ran(project.run("other"), ["other"])
     assert_nothing_ran(project.run("other"))
     assert_ran(project.run("count"), ["upper", "count"])
+
+
+def test_listing_the_same_environment_in_another_order_reruns_nothing(project):
+    def pipefile(env: str) -> str:
+        return f'[tasks.a]\ncmd = "echo $X$Y > {{{{outputs}}}}"\nenv = {env}\noutputs = ["a.txt"]\n'
+
+    project.pipefile(pipefile('{ X = "1", Y = "2" }'))
+    assert project.run().ran() == ["a"]
+    project.pipefile(pipefile('{ Y = "2", X = "1" }'))
+    assert_nothing_ran(project.run())
+    project.pipefile(pipefile('{ Y = "3", X = "1" }'))
+    result = project.run()
+    assert result.ran() == ["a"]
+    assert "its environment changed" in result.stdout

@@ -450,3 +450,16 @@ def test_each_step_reports_its_own_reason_before_upstream():
     by_name = {s.name: s.reason for s in result.steps}
     assert by_name["c"].kind == OUTPUT_MISSING
     assert by_name["b"].kind == UPSTREAM_RUNS
+
+
+def test_a_record_with_the_environment_hashed_in_file_order_still_matches():
+    """Records written before the environment was hashed sorted must not rerun the task."""
+    from dagmake.task import ShellAction, Task
+
+    task = Task("a", ShellAction(("true",)), env=(("Y", "2"), ("X", "1")))
+    legacy = task._fingerprint(env_in_order=True)
+    assert legacy != task.fingerprint
+    assert task.has_definition(legacy)
+    assert task.has_definition(task.fingerprint)
+    other = Task("a", ShellAction(("true",)), env=(("Y", "3"), ("X", "1")))
+    assert not other.has_definition(legacy)
