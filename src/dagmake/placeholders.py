@@ -49,6 +49,18 @@ def _quote_glob(word: str) -> str:
     return "".join(out)
 
 
+_NAME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def is_name(text: str) -> bool:
+    """Whether {{text}} is a placeholder: a name TOML could write as a bare key.
+
+    Anything else between braces ({{.Name}}, {{ json .Config }}: Go templates for docker
+    or kubectl) is left as it is written.
+    """
+    return bool(text) and _NAME.issuperset(text)
+
+
 def names_in(text: str) -> list[str]:
     """The placeholder names used in text, in order."""
     names = []
@@ -57,7 +69,9 @@ def names_in(text: str) -> list[str]:
         end = text.find("}}", start + 2)
         if end == -1:
             break
-        names.append(text[start + 2 : end].strip())
+        name = text[start + 2 : end].strip()
+        if is_name(name):
+            names.append(name)
         start = text.find("{{", end + 2)
     return names
 
@@ -82,6 +96,10 @@ def expand(text: str, values: dict[str, str], *, task: str | None, field: str, f
                 hint="write placeholders as {{name}}",
             )
         name = text[start + 2 : end].strip()
+        if not is_name(name):  # not a placeholder: kept as written
+            parts.append(text[position : end + 2])
+            position = end + 2
+            continue
         if name not in values:
             from .errors import did_you_mean
 

@@ -250,3 +250,19 @@ def test_a_task_waiting_to_retry_leaves_its_slot_to_others(project):
     assert result.returncode == 0, result
     # with one slot, other ran during flaky's delay, before its second attempt
     assert result.ran() == ["other", "flaky"]
+
+
+def test_a_go_template_in_a_command_passes_through(project):
+    project.pipefile(
+        """\
+        [vars]
+        out = "report.txt"
+
+        [tasks.a]
+        cmd = "printf '%s' '{{.Name}} {{ json .Config }}' > {{out}}"
+        outputs = ["{{out}}"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 0, result
+    assert project.read("report.txt") == "{{.Name}} {{ json .Config }}"

@@ -141,3 +141,16 @@ def test_a_quoted_glob_expands_in_the_shell_to_exactly_its_files(tmp_path):
         check=True,
     ).stdout
     assert listed.splitlines() == ["my data/1.txt", "my data/2.txt", "$HOME/a.txt"]
+
+
+def test_braces_around_what_is_not_a_name_are_kept_as_written():
+    values = {"raw": "data/raw"}
+    text = "docker inspect -f '{{.Name}} {{ json .Config }}' > {{raw}}/x"
+    expanded = expand(text, values, task="a", field="cmd", file="Pipefile.toml")
+    assert expanded == "docker inspect -f '{{.Name}} {{ json .Config }}' > data/raw/x"
+    assert names_in(text) == ["raw"]
+
+
+def test_an_unknown_name_is_still_an_error():
+    with pytest.raises(PipefileError, match="unknown placeholder"):
+        expand("echo {{rwa}}", {"raw": "x"}, task="a", field="cmd", file="Pipefile.toml")
