@@ -408,8 +408,9 @@ class _Recorder(Reporter):
     def prepare(self, step):
         """Restat the step's files as it becomes ready; skip it if its upstream changed nothing.
 
-        Raises StepRefused when an output's directory resolves outside the project through
-        a symlink: the task would write there, so it fails before it runs.
+        Raises StepRefused, and the task fails before it runs, when an output's directory
+        resolves outside the project through a symlink or cannot be created, or when an
+        input vanished since the plan.
         """
         task = step.task
         self._refuse_escaping_outputs(task)
