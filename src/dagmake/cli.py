@@ -199,7 +199,8 @@ def _number(value, option: str, kind, *, minimum):
         number = kind(value)
     except ValueError:
         number = None
-    if number is None or number < minimum:
+    # `not number >= minimum`, so that nan (never >= anything) is refused too; inf as well
+    if number is None or not number >= minimum or number == float("inf"):
         what = "a whole number" if kind is int else "a number"
         raise UsageError(f"{option} needs {what} of at least {minimum}, not '{value}'")
     return number
@@ -364,6 +365,9 @@ def _check_modes(options: Options) -> None:
     ]
     if len(modes) > 1:
         raise UsageError(f"{modes[0]} cannot be combined with {modes[1]}")
+    if not options.watch and (options.debounce is not None or options.poll):
+        flag = "--debounce" if options.debounce is not None else "--poll"
+        raise UsageError(f"{flag} goes with -w/--watch", hint=f"dagmake -w {flag} ...")
     if options.watch and options.dry_run:
         raise UsageError(
             "-w/--watch cannot be combined with -n/--dry-run",

@@ -47,16 +47,17 @@ def watch(project, options, *, warn, source=None) -> int:
 
 def _loop(project, options, source, warn) -> None:
     debounce = DEBOUNCE if options.debounce is None else options.debounce
+    tasks = _watched_tasks(project, options)
     # Events from here on queue up, so an edit during the first build starts a second one.
-    source.start(watch_roots(project))
+    source.start(watch_roots(project, tasks))
     if getattr(source, "polling", False):
         # Polling reports changes in clumps, one per interval: a shorter quiet period
         # would cut a burst that straddles two polls into two rounds.
         debounce = max(debounce, source.interval)
-    relevant = relevance(project)
+    relevant = relevance(project, tasks)
     if not _round(project, options, warn, first=True):
         return
-    _say_watching(project, source)
+    _say_watching(project, source, options, tasks)
     while True:
         changed = collect(source.get, relevant, debounce)
         if not options.quiet:
@@ -73,12 +74,13 @@ def _loop(project, options, source, warn) -> None:
                     continue
             else:
                 reloaded = True
-                relevant = relevance(project)
-                source.update(watch_roots(project))
+                tasks = _watched_tasks(project, options)
+                relevant = relevance(project, tasks)
+                source.update(watch_roots(project, tasks))
         if not _round(project, options, warn, first=False):
             return
         if reloaded:
-            _say_watching(project, source)
+            _say_watching(project, source, options, tasks)
 
 
 def _round(project, options, warn, *, first: bool) -> bool:
@@ -147,7 +149,18 @@ def collect(get, relevant, quiet: float, *, limit: float = MAX_WAIT, clock=time.
     return sorted(batch)
 
 
-def relevance(project):
+def _watched_tasks(project, options) -> list:
+    """The tasks a round builds (the targets and their upstream): only their inputs count."""
+    from .build import selection
+
+    try:
+        names, _ = selection(project, options.targets)
+    except TargetError:
+        return list(project.tasks)  # the first round reports the unknown target
+    return [task for task in project.tasks if task.name in names]
+
+
+def relevance(project, tasks=None):
     """A filter on absolute paths: True when a change there can make a task stale.
 
     Relevant: the Pipefile, declared inputs, files inside input directories, files matching
@@ -162,14 +175,22 @@ def relevance(project):
     inputs: set[str] = set()
     holders: set[str] = set()
     patterns = []
-    for task in project.tasks:
+    for task in project.tasks if tasks is None else tasks:
         for path in task.inputs:
             if files.is_glob(path):
                 patterns.append((files.compile_glob(path), os.path.isabs(path)))
-                directory = _absolute(root, files.glob_prefix(path))
+                prefix = files.glob_prefix(path)
+                directory = _absolute(root, prefix)
+                real = os.path.realpath(directory)
+                if prefix and real != directory:
+                    # through a symlinked directory: events come under the real path
+                    rest = path[len(prefix) :]
+                    patterns.append((files.compile_glob(real + rest), True))
             else:
-                inputs.add(_absolute(root, path))
-                directory = os.path.dirname(_absolute(root, path))
+                full = _absolute(root, path)
+                inputs.add(full)
+                inputs.add(os.path.realpath(full))  # a symlink's events come from its target
+                directory = os.path.dirname(full)
             # Renaming or deleting a directory removes its inputs without an event for each.
             holders.update(_parents(directory, root))
     # ...but not the directories the build itself may create to hold its outputs.
@@ -204,33 +225,36 @@ def is_editor_file(name: str) -> bool:
     )
 
 
-def watch_roots(project) -> list[tuple[str, bool]]:
+def watch_roots(project, tasks=None) -> list[tuple[str, bool]]:
     """(directory, recursive) pairs to watch: the project tree, plus inputs that lie outside it.
 
     Watching directories, never single files: an editor's atomic save replaces the file,
     and a watch on the old one would see nothing after that.
     """
     root = project.root
+    real_root = os.path.realpath(root)
     roots = {(root, True)}
-    for task in project.tasks:
+    for task in project.tasks if tasks is None else tasks:
         for path in task.inputs:
             if files.is_glob(path):
                 directory, recursive = _absolute(root, files.glob_prefix(path)), True
             else:
-                full = _absolute(root, path)
+                full = os.path.realpath(_absolute(root, path))  # a symlink: watch its target
                 recursive = os.path.isdir(full)
                 directory = full if recursive else os.path.dirname(full)
-            if not _inside(directory, root) and os.path.isdir(directory):
+            # inotify does not follow a symlinked directory inside the tree: watch its target
+            directory = os.path.realpath(directory)
+            if not _inside(directory, real_root) and os.path.isdir(directory):
                 roots.add((directory, recursive))
     return sorted(roots)
 
 
-def source_inputs(project) -> list[str]:
+def source_inputs(project, tasks=None) -> list[str]:
     """Absolute paths of the inputs that no task writes (globs expanded): what a person edits."""
     root = project.root
     outputs = {_absolute(root, path) for path in project.graph.producers}
     found = set()
-    for task in project.tasks:
+    for task in project.tasks if tasks is None else tasks:
         for path in task.inputs:
             for match in files.expand_glob(root, path) if files.is_glob(path) else (path,):
                 full = _absolute(root, match)
@@ -239,8 +263,10 @@ def source_inputs(project) -> list[str]:
     return sorted(found)
 
 
-def _say_watching(project, source) -> None:
-    inputs = source_inputs(project)
+def _say_watching(project, source, options, tasks) -> None:
+    if options.quiet:
+        return
+    inputs = source_inputs(project, tasks)
     directories = {path if os.path.isdir(path) else os.path.dirname(path) for path in inputs}
     how = f" (polling every {source.interval:g} s)" if getattr(source, "polling", False) else ""
     print(
@@ -317,6 +343,12 @@ class WatchdogSource:
             self._start(roots)
 
     def _start(self, roots) -> None:
+        import logging  # already imported by watchdog
+
+        # watchdog logs races of its own threads at shutdown ("called when the thread is
+        # inactive"); with no handler configured they would reach stderr on Ctrl-C.
+        logging.getLogger("watchdog").addHandler(logging.NullHandler())
+        logging.getLogger("watchdog").propagate = False
         if self.polling:
             from watchdog.observers.polling import PollingObserverVFS
 

@@ -490,3 +490,78 @@ def test_a_signal_stops_running_tasks_and_exits_0(tmp_path, signum):
         [sys.executable, "-m", "dagmake", "-n"], cwd=root, capture_output=True, text=True
     )
     assert "slow: its last run was interrupted" in dry_run.stdout
+
+
+SYMLINKED = """\
+[tasks.linked_file]
+cmd = "cat link.txt > out/l.txt"
+inputs = ["link.txt"]
+outputs = ["out/l.txt"]
+
+[tasks.linked_dir]
+cmd = "cat data/*.txt > out/d.txt"
+inputs = ["data"]
+outputs = ["out/d.txt"]
+
+[tasks.linked_glob]
+cmd = "cat data/*.txt > out/g.txt"
+inputs = ["data/*.txt"]
+outputs = ["out/g.txt"]
+
+[tasks.probe]
+cmd = "cp probe.txt out/probe.txt"
+inputs = ["probe.txt"]
+outputs = ["out/probe.txt"]
+"""
+
+
+@pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
+def test_an_edit_behind_a_symlinked_input_is_seen(start, tmp_path, polling):
+    root = tmp_path / "project"
+    outside = tmp_path / "outside"
+    write(root / "Pipefile.toml", SYMLINKED)
+    write(root / "real/r.txt", "r1\n")
+    write(outside / "d.txt", "d1\n")
+    write(root / "probe.txt", "")
+    (root / "out").mkdir()
+    os.symlink("real/r.txt", root / "link.txt")  # a file link to a file inside the project
+    os.symlink(outside, root / "data")  # a directory link to one outside it
+    w = start(root, polling=polling)
+    since = w.mark()
+    write(root / "real/r.txt", "r2, longer\n")
+    w.wait_round(since)
+    assert (root / "out/l.txt").read_text() == "r2, longer\n"
+    since = w.mark()
+    write(outside / "d.txt", "d2, longer\n")
+    w.wait_for(SUMMARY, w.wait_for(r"^\[\d+/\d+\] linked_glob ", since))
+    assert (root / "out/d.txt").read_text() == "d2, longer\n"
+    assert (root / "out/g.txt").read_text() == "d2, longer\n"
+
+
+def test_with_a_target_only_its_inputs_are_watched(start, tmp_path):
+    root = make_project(tmp_path / "project")
+    w = start(root, "probe")
+    assert any(re.match(r"watching 1 inputs in 1 directories", line) for line in w.lines), (
+        w.output()
+    )
+    since = w.mark()
+    write(root / "in/a.txt", "a2, not for this target\n")
+    w.settle()
+    assert w.changed(since) == [["probe.txt"]]
+    assert runs(root, "a") == 0
+
+
+def test_quiet_watch_prints_nothing_while_all_is_well(tmp_path):
+    root = make_project(tmp_path / "project")
+    w = Watcher(root, ["-q"])
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while not (root / "out/probe.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        write(root / "probe.txt", "edited\n")
+        while (root / "out/probe.txt").read_text() != "edited\n":
+            assert time.monotonic() < deadline, w.output()
+            time.sleep(0.01)
+    finally:
+        assert w.stop() == 0, w.output()
+    assert w.output() == ""

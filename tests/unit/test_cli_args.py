@@ -143,3 +143,18 @@ def test_graph_with_an_image_format_says_how_to_render_one():
         parse_args(["--graph", "svg"])
     assert "takes one of: dot, mermaid; not 'svg'" in str(raised.value)
     assert "dot -Tsvg" in str(raised.value)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "abc"])
+def test_debounce_must_be_a_finite_number_of_seconds(value):
+    with pytest.raises(UsageError, match="--debounce needs a number of at least 0"):
+        parse_args(["-w", "--debounce", value])
+
+
+@pytest.mark.parametrize("flags", [["--debounce", "0.5"], ["--poll"]])
+def test_watch_options_without_watch_are_a_usage_error(flags, tmp_path, capsys):
+    from dagmake.cli import main
+
+    (tmp_path / "Pipefile.toml").write_text('[tasks.a]\ncmd = "true"\n')
+    assert main(["-f", str(tmp_path / "Pipefile.toml"), *flags]) == 2
+    assert "goes with -w/--watch" in capsys.readouterr().err
