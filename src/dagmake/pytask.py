@@ -11,10 +11,14 @@ import sys
 def main(argv: list[str]) -> int:
     root, target, count, *paths = argv
     inputs, outputs = paths[: int(count)], paths[int(count) :]
-    sys.path.insert(0, root)
-    module_name, _, function_name = target.partition(":")
     import importlib
 
+    from .files import expand_glob, is_glob
+
+    # From here on a module of the project may shadow a standard one (inspect.py,
+    # traceback.py): dagmake imports nothing more of its own before the task's function.
+    sys.path.insert(0, root)
+    module_name, _, function_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
@@ -33,34 +37,61 @@ def main(argv: list[str]) -> int:
     if not callable(function):
         print(f"dagmake: '{target}' is not a function")
         return 1
-    inputs = _expand(inputs)
-    function(**_keyword_arguments(function, inputs, outputs))
-    return 0  # an exception is the only failure; a return value means nothing
-
-
-def _expand(inputs: list[str]) -> list[str]:
-    from .files import expand_glob, is_glob
-
     expanded = []
     for path in inputs:
         expanded.extend(expand_glob(".", path) if is_glob(path) else [path])
-    return expanded
+    parameters = _parameters(function)
+    if parameters is not None:
+        names, takes_any, required = parameters
+        missing = [name for name in required if name not in ("inputs", "outputs")]
+        if missing:
+            print(
+                f"dagmake: {target} needs argument '{missing[0]}', but a task's function "
+                "is called with only `inputs` and `outputs` (keyword arguments): give the "
+                "others a default"
+            )
+            return 1
+    else:
+        names, takes_any = _signature(function)
+    arguments = {}
+    if takes_any or "inputs" in names:
+        arguments["inputs"] = expanded
+    if takes_any or "outputs" in names:
+        arguments["outputs"] = outputs
+    function(**arguments)
+    return 0  # an exception is the only failure; a return value means nothing
 
 
-def _keyword_arguments(function, inputs, outputs) -> dict:
+def _parameters(function):
+    """(parameter names, whether it takes **kwargs, required names) of a plain function or
+    method, read off its code object (importing inspect would take a project's inspect.py);
+    None for other callables."""
+    bound = hasattr(function, "__func__")  # a method: its first parameter is given
+    function = getattr(function, "__func__", function)
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return None
+    positional = code.co_varnames[: code.co_argcount]
+    keyword_only = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    defaults = len(function.__defaults__ or ())
+    required = list(positional[: len(positional) - defaults])
+    required += [name for name in keyword_only if name not in (function.__kwdefaults__ or {})]
+    if bound:
+        positional, required = positional[1:], required[1:]
+    takes_any = bool(code.co_flags & 0x08)  # CO_VARKEYWORDS
+    return (*positional, *keyword_only), takes_any, required
+
+
+def _signature(function):
+    """(parameter names, whether it takes **kwargs) of another callable (a class, say)."""
     import inspect
 
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
-        return {}
+        return (), False
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    arguments = {}
-    if takes_any or "inputs" in parameters:
-        arguments["inputs"] = inputs
-    if takes_any or "outputs" in parameters:
-        arguments["outputs"] = outputs
-    return arguments
+    return tuple(parameters), takes_any
 
 
 def _run() -> int:
@@ -71,11 +102,18 @@ def _run() -> int:
     except BaseException as error:
         import traceback
 
-        # Show the user's frames, not this bootstrap's.
-        tb = error.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-            tb = tb.tb_next
-        traceback.print_exception(type(error), error, tb)
+        # Show the user's frames: not this bootstrap's, nor the import machinery's.
+        frames = [
+            frame
+            for frame in traceback.extract_tb(error.__traceback__)
+            if frame.filename != __file__
+            and not frame.filename.startswith("<frozen importlib")
+            and not frame.filename.endswith(("importlib/__init__.py", "importlib\\__init__.py"))
+        ]
+        if frames:
+            print("Traceback (most recent call last):", file=sys.stderr)
+            print("".join(traceback.format_list(frames)), end="", file=sys.stderr)
+        print("".join(traceback.format_exception_only(type(error), error)), end="", file=sys.stderr)
         return 1
 
 

@@ -244,3 +244,65 @@ def test_print_output_is_not_buffered_away(project):
     log = project.read(".dagmake/logs/crash.log")
     assert "printed before the crash" in log and "on stderr" in log
     assert "FAILED crash (exit 3" in result.stdout
+
+
+def test_an_error_at_import_shows_the_users_line_not_the_import_machinery(project):
+    project.write("rt.py", "x = 1 / 0\n\ndef f():\n    pass\n")
+    project.write("bad.py", "def f(:\n    pass\n")
+    project.pipefile('[tasks.rt]\npython = "rt:f"\n\n[tasks.bad]\npython = "bad:f"\n')
+    result = project.run("-k")
+    assert result.returncode == 1, result
+    runtime = project.read(".dagmake/logs/rt.log")
+    assert 'File "' in runtime and 'rt.py", line 1' in runtime
+    assert "ZeroDivisionError" in runtime
+    syntax = project.read(".dagmake/logs/bad.log")
+    assert "SyntaxError" in syntax and "bad.py" in syntax
+    for log in (runtime, syntax):
+        assert "importlib" not in log, log
+        assert "dagmake" not in log, log
+
+
+def test_a_project_module_named_like_a_standard_one_is_the_one_called(project):
+    project.write("inspect.py", "def run(outputs):\n    open(outputs[0], 'w').write('mine')\n")
+    project.pipefile('[tasks.t]\npython = "inspect:run"\noutputs = ["o.txt"]\n')
+    result = project.run()
+    assert result.returncode == 0, result
+    assert project.read("o.txt") == "mine"
+
+
+def test_a_function_needing_other_arguments_says_what_it_is_given(project):
+    project.write(
+        "extra.py",
+        "def needs(outputs, x):\n    pass\n\n"
+        "def fine(outputs, x=1):\n    open(outputs[0], 'w').write(str(x))\n",
+    )
+    project.pipefile(
+        '[tasks.needs]\npython = "extra:needs"\noutputs = ["n.txt"]\n\n'
+        '[tasks.fine]\npython = "extra:fine"\noutputs = ["f.txt"]\n'
+    )
+    result = project.run("-k")
+    assert result.returncode == 1, result
+    log = project.read(".dagmake/logs/needs.log")
+    assert log.startswith("dagmake: extra:needs needs argument 'x'"), log
+    assert "only `inputs` and `outputs`" in log
+    assert project.read("f.txt") == "1"
+
+
+def test_a_method_of_an_object_and_a_class_callable_get_their_arguments(project):
+    project.write(
+        "objs.py",
+        "class Step:\n"
+        "    def run(self, outputs):\n"
+        "        open(outputs[0], 'w').write('method')\n\n"
+        "step = Step()\n\n"
+        "class Build:\n"
+        "    def __init__(self, outputs):\n"
+        "        open(outputs[0], 'w').write('class')\n",
+    )
+    project.pipefile(
+        '[tasks.m]\npython = "objs:step.run"\noutputs = ["m.txt"]\n\n'
+        '[tasks.c]\npython = "objs:Build"\noutputs = ["c.txt"]\n'
+    )
+    result = project.run()
+    assert result.returncode == 0, result
+    assert project.read("m.txt") == "method" and project.read("c.txt") == "class"
