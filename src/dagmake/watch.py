@@ -167,7 +167,8 @@ def relevance(project, tasks=None):
     input globs, and the directories holding inputs (except those that hold outputs).
     Never relevant, even when another task reads them: declared outputs and files inside
     output directories (the build writes them; they must not start a round of their own),
-    files under .dagmake/, .git/ or __pycache__/, and editor swap and backup files.
+    files under .dagmake/, .git/ or __pycache__/, editor swap and backup files, and a
+    file matching a glob that came and went without ever being seen.
     """
     root = project.root
     pipefile = project.pipefile
@@ -175,10 +176,12 @@ def relevance(project, tasks=None):
     inputs: set[str] = set()
     holders: set[str] = set()
     patterns = []
+    matched: set[str] = set()  # what the globs matched: its deletion is a change
     for task in project.tasks if tasks is None else tasks:
         for path in task.inputs:
             if files.is_glob(path):
                 patterns.append((files.compile_glob(path), os.path.isabs(path)))
+                matched.update(_absolute(root, match) for match in files.expand_glob(root, path))
                 prefix = files.glob_prefix(path)
                 directory = _absolute(root, prefix)
                 real = os.path.realpath(directory)
@@ -209,7 +212,15 @@ def relevance(project, tasks=None):
             return False
         if _covered(path, inputs) or path in holders:
             return True
-        return any(regex.match(path if whole else relative) for regex, whole in patterns)
+        if not any(regex.match(path if whole else relative) for regex, whole in patterns):
+            return False
+        # A file that matches a glob counts while it exists, or when it was a match
+        # before; one created and removed meanwhile (a task's temporary file, renamed
+        # into its output) changed nothing.
+        if os.path.lexists(path):
+            matched.add(path)
+            return True
+        return path in matched
 
     return relevant
 

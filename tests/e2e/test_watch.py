@@ -565,3 +565,35 @@ def test_quiet_watch_prints_nothing_while_all_is_well(tmp_path):
     finally:
         assert w.stop() == 0, w.output()
     assert w.output() == ""
+
+
+def test_a_tasks_temporary_file_matching_a_glob_starts_no_round(start, tmp_path):
+    root = tmp_path / "project"
+    write(
+        root / "Pipefile.toml",
+        """\
+[tasks.a]
+cmd = "cat src.txt > data/tmp.partial.csv && mv data/tmp.partial.csv data/a.csv"
+inputs = ["src.txt"]
+outputs = ["data/a.csv"]
+
+[tasks.b]
+cmd = "cat data/*.csv > b.out"
+inputs = ["data/*.csv"]
+outputs = ["b.out"]
+
+[tasks.probe]
+cmd = "cp probe.txt probe.out"
+inputs = ["probe.txt"]
+outputs = ["probe.out"]
+""",
+    )
+    write(root / "src.txt", "s1\n")
+    write(root / "data/in.csv", "d\n")
+    write(root / "probe.txt", "")
+    w = start(root)
+    since = w.mark()
+    write(root / "src.txt", "s2, longer\n")
+    w.wait_round(since)
+    w.settle()
+    assert w.changed(since) == [["src.txt"], ["probe.txt"]]

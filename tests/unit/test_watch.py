@@ -52,8 +52,6 @@ PROJECT = fake_project(
         "/proj/src/x.py",  # inside an input directory
         "/proj/src/deep/er/y.py",
         "/proj/src",  # the input directory itself
-        "/proj/data/new.csv",  # a new file matching an input glob
-        "/proj/raw/2024/01/day.json",  # ** spans directories
         "/shared/lookup.csv",  # an input outside the project
         "/proj/in",  # a directory holding inputs: renaming it removes them
     ],
@@ -91,6 +89,25 @@ def test_relevant(path):
 )
 def test_not_relevant(path):
     assert not relevance(PROJECT)(path)
+
+
+def test_a_file_matching_a_glob_counts_while_it_exists_or_once_it_was_a_match(tmp_path):
+    root = str(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/old.csv").write_text("old")
+    project = fake_project([("a", ["data/*.csv", "raw/**/*.json"], ["out.txt"])], root=root)
+    relevant = relevance(project)
+    (tmp_path / "data/new.csv").write_text("new")  # a new file matching the glob
+    (tmp_path / "raw/2024/01").mkdir(parents=True)
+    (tmp_path / "raw/2024/01/day.json").write_text("{}")  # ** spans directories
+    assert relevant(f"{root}/data/new.csv")
+    assert relevant(f"{root}/raw/2024/01/day.json")
+    (tmp_path / "data/old.csv").unlink()
+    assert relevant(f"{root}/data/old.csv")  # a match deleted: the glob's files changed
+    (tmp_path / "data/new.csv").unlink()
+    assert relevant(f"{root}/data/new.csv")  # seen before it went
+    # a task's temporary file, written and renamed away before anyone looked
+    assert not relevant(f"{root}/data/tmp.partial.csv")
 
 
 @pytest.mark.parametrize(
