@@ -437,6 +437,7 @@ class ProcessRunner:
             timed_out=job.timed_out,
             # Stopped by dagmake, even if it exits 0 on SIGTERM: what it wrote may be partial.
             interrupted=interrupted,
+            error=job.log.error,
         )
         self._done.append((job, attempt))
 
@@ -616,18 +617,25 @@ class _Log:
     link to one shared empty file, and keeps it from run to run as long as it stays
     silent. Nothing is ever written through such a link: the first output replaces it
     with a file of the task's own.
+
+    A log that cannot be written (a full disk) fails the attempt, through `error`,
+    instead of the build: the output is dropped, the task goes on.
     """
 
     def __init__(self, path: str, number: int) -> None:
         self.path = path
         self.file = None
+        self.error: str | None = None
         try:
             st = os.stat(path)
         except OSError:
             st = None
         self.linked = st is not None and st.st_nlink > 1 and st.st_size == 0
-        if st is not None and not self.linked and number == 1:
-            _unlink(path)  # an earlier run's output
+        try:
+            if st is not None and not self.linked and number == 1:
+                _unlink(path)  # an earlier run's output
+        except OSError as error:
+            self._failed(error)
         if number > 1:
             self.write(f"--- dagmake: attempt {number} ---\n".encode())
 
@@ -640,29 +648,51 @@ class _Log:
         return self.file
 
     def write(self, data: bytes) -> None:
-        self.create().write(data)
-        self.file.flush()  # so `tail -f` on the log follows a running task
+        if self.error is not None:
+            return
+        try:
+            self.create().write(data)
+            self.file.flush()  # so `tail -f` on the log follows a running task
+        except OSError as error:
+            self._failed(error)
 
     def close(self) -> None:
         if self.file is not None:
-            self.file.close()
+            try:
+                self.file.close()
+            except OSError as error:
+                self.file = None
+                self._failed(error)
             return
-        if self.linked:
+        if self.linked or self.error is not None:
             return  # silent again: the link from an earlier run is still right
         empty = os.path.join(os.path.dirname(self.path), ".empty")
         try:
-            os.link(empty, self.path)
-        except FileNotFoundError:
-            open(empty, "wb").close()
-            self._link_or_create(empty)
-        except OSError:
-            self._link_or_create(empty)
+            try:
+                os.link(empty, self.path)
+            except FileNotFoundError:
+                open(empty, "wb").close()
+                self._link_or_create(empty)
+            except OSError:
+                self._link_or_create(empty)
+        except OSError as error:
+            self._failed(error)
 
     def _link_or_create(self, empty: str) -> None:
         try:
             os.link(empty, self.path)
         except OSError:  # no hard links here (some network filesystems)
             open(self.path, "ab").close()
+
+    def _failed(self, error: OSError) -> None:
+        if self.error is None:
+            self.error = f"cannot write its log ({error.strerror or error})"
+        if self.file is not None:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+            self.file = None
 
 
 def open_log(path: str, *, fresh: bool):

@@ -684,3 +684,20 @@ def test_a_working_directory_that_is_a_file_fails_its_task_with_the_reason(runne
     assert attempt.exit_code == 127
     assert "working directory" in (logs / "t.log").read_text()
     assert "is not a directory" in (logs / "t.log").read_text()
+
+
+def test_a_log_that_cannot_be_written_fails_the_attempt_not_the_build(runner, logs):
+    (logs / "t.log").mkdir()  # in the way of the log file
+    attempt = run_one(runner, task("t", "echo hi"), 1, str(logs / "t.log"))
+    assert not attempt.ok
+    assert attempt.error.startswith("cannot write its log (")
+    assert run_one(runner, task("next", "echo fine"), 1, str(logs / "next.log")).ok
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_under_the_log_fails_the_attempt(runner, logs, tmp_path):
+    os.symlink("/dev/full", logs / "t.log")
+    attempt = run_one(runner, task("t", "seq 1 1000"), 2, str(logs / "t.log"))
+    assert not attempt.ok
+    assert attempt.error == "cannot write its log (No space left on device)"
+    assert os.path.islink(logs / "t.log")  # written through, never replaced
