@@ -83,27 +83,40 @@ def _frame(obj) -> bytes:
     return len(payload).to_bytes(4, "little") + zlib.crc32(payload).to_bytes(4, "little") + payload
 
 
-def _read_frames(data: bytes) -> tuple[list, bool]:
-    """Decode frames until the data ends or stops making sense; return (objects, clean)."""
+def _read_frames(data: bytes, *, resync: bool = False) -> tuple[list, bool]:
+    """Decode frames until the data ends or stops making sense; return (objects, clean).
+
+    With resync, a damaged stretch is skipped instead: the reading goes on at the next
+    byte where a whole frame with a matching checksum starts (an append-only file keeps
+    growing after a torn write, and what came after it is still good).
+    """
     import zlib
 
     objects = []
+    clean = True
     position = 0
     end = len(data)
     while position < end:
-        if position + 8 > end:
-            return objects, False
-        length = int.from_bytes(data[position : position + 4], "little")
-        checksum = int.from_bytes(data[position + 4 : position + 8], "little")
-        payload = data[position + 8 : position + 8 + length]
-        if len(payload) != length or zlib.crc32(payload) != checksum:
-            return objects, False
-        try:
-            objects.append(marshal.loads(payload))
-        except (ValueError, EOFError, TypeError):
-            return objects, False
+        frame = None
+        if position + 8 <= end:
+            length = int.from_bytes(data[position : position + 4], "little")
+            checksum = int.from_bytes(data[position + 4 : position + 8], "little")
+            if position + 8 + length <= end:
+                payload = data[position + 8 : position + 8 + length]
+                if zlib.crc32(payload) == checksum:
+                    try:
+                        frame = marshal.loads(payload)
+                    except (ValueError, EOFError, TypeError):
+                        pass
+        if frame is None:
+            clean = False
+            if not resync:
+                break
+            position += 1
+            continue
+        objects.append(frame)
         position += 8 + length
-    return objects, True
+    return objects, clean
 
 
 class StateStore:
@@ -278,11 +291,18 @@ class History:
         try:
             if size > self.MAX_BYTES:
                 self._prune()
+            elif size and not self._starts_with_header():
+                os.unlink(self.path)  # not a history of this format: start a new one
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             if os.fstat(self._fd).st_size == 0:
                 os.write(self._fd, _frame((_HISTORY_MAGIC, STATE_FORMAT)))
         except OSError:
             self.close()
+
+    def _starts_with_header(self) -> bool:
+        header = _frame((_HISTORY_MAGIC, STATE_FORMAT))
+        with open(self.path, "rb") as f:
+            return f.read(len(header)) == header
 
     def append(self, entry: tuple) -> None:
         """Add one entry; it reaches the file at the next flush() or close()."""
@@ -311,7 +331,7 @@ class History:
                 data = f.read()
         except OSError:
             return []
-        objects, _ = _read_frames(data)
+        objects, _ = _read_frames(data, resync=True)
         if not objects or not _is_header(objects[0], _HISTORY_MAGIC):
             return []
         return [obj for obj in objects[1:] if isinstance(obj, tuple) and obj]

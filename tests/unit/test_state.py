@@ -275,3 +275,20 @@ def test_history_ignores_a_state_file(state_dir):
     write(state_dir, [rec("a")])
     os.replace(os.path.join(state_dir, "state"), os.path.join(state_dir, "history"))
     assert History(state_dir).read() == []
+
+
+def test_runs_after_a_torn_history_write_are_still_read(state_dir):
+    _history_runs(state_dir, ["r1"])
+    with open(os.path.join(state_dir, "history"), "ab") as f:
+        f.write(b"\x07\x00\x00\x00xx")  # a frame cut short by a full disk
+    _history_runs(state_dir, ["r2", "r3"])
+    runs = [entry[1] for entry in History(state_dir).read() if entry[0] == "run"]
+    assert runs == ["r1", "r2", "r3"]
+
+
+def test_a_history_file_of_another_kind_is_replaced_by_a_new_history(state_dir):
+    os.makedirs(state_dir, exist_ok=True)
+    with open(os.path.join(state_dir, "history"), "wb") as f:
+        f.write(os.urandom(300))
+    _history_runs(state_dir, ["r1"])
+    assert [entry[1] for entry in History(state_dir).read() if entry[0] == "run"] == ["r1"]
