@@ -229,6 +229,8 @@ def build(
         )
         up_to_date = tuple(n for n in the_plan.up_to_date if not project.graph.tasks[n].is_group)
         work = the_plan.work
+        for message in _clock_skew(work, seen):
+            warn(message)
         if work and hasattr(runner, "open"):
             runner.open()  # connect to a cluster only when there is work for it
         jobs = (
@@ -276,6 +278,23 @@ def build(
 
         run_hook(project, summary, warn=warn)
     return summary
+
+
+def _clock_skew(work, seen: dict, *, now_ns: int | None = None) -> list[str]:
+    """Warnings for inputs of stale tasks dated in the future (like make's "clock skew"):
+    every build reruns such a task until that time has passed."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    found = {}
+    for step in work:
+        for path in step.task.inputs:
+            stamp = seen.get(path)
+            if stamp is not None and stamp[0] > now_ns + 1_000_000_000:
+                found[path] = (stamp[0] - now_ns) / 1e9
+    return [
+        f"input {path} is dated {ahead:.0f} s in the future (clock skew?): tasks reading it "
+        "run on every build until then"
+        for path, ahead in sorted(found.items())[:3]
+    ]
 
 
 def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, runner, warn):

@@ -204,3 +204,20 @@ def test_a_symlink_loop_inside_a_directory_input_does_not_hang(project):
     assert_nothing_ran(project.run(timeout=20))
     project.write("data/sub/b.txt", "edited", ns=T0 + SECOND)
     assert plan_lines(project).startswith("index: input data")
+
+
+def test_an_input_dated_in_the_future_is_named_with_a_warning(project):
+    import time as _time
+
+    project.pipefile(
+        '[tasks.a]\ncmd = "cp in.txt a.txt"\ninputs = ["in.txt"]\noutputs = ["a.txt"]\n'
+    )
+    ahead = _time.time_ns() + 3600 * 10**9
+    project.write("in.txt", "x", ns=ahead)
+    result = project.run()
+    assert result.returncode == 0, result
+    assert "dagmake: warning: input in.txt is dated" in result.stderr
+    assert "in the future (clock skew?)" in result.stderr
+    project.write("in.txt", "x", ns=_time.time_ns() - 10**9)
+    result = project.run()
+    assert "clock skew" not in result.stderr
