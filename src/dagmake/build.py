@@ -177,6 +177,7 @@ def build(
     hooks: bool = True,
     latency_wait: float = 0.0,
     stamps: dict | None = None,
+    notice=None,
 ) -> BuildSummary:
     """Build targets (default: settings.default, else every task); return the summary.
 
@@ -190,7 +191,8 @@ def build(
         stream: stream output lines as TaskOutput events instead of blocks.
         wait: wait for another dagmake on the project instead of failing.
         runner: what runs an attempt (default: ProcessRunner).
-        warn: called with a warning sentence (unreadable state, waiting for the lock).
+        warn: called with a warning sentence (unreadable state, clock skew).
+        notice: called with news that is no warning (waiting for the lock); default: warn.
         hooks: run settings.on_success / on_failure after the build (and after the lock
             is released, so a hook may run dagmake itself).
         latency_wait: seconds to keep looking for an output missing after a success
@@ -213,7 +215,7 @@ def build(
         def on_wait(pid) -> None:
             nonlocal stamps
             stamps = None  # the other run changes files meanwhile
-            warn(f"waiting for dagmake (pid {pid}) to finish")
+            (notice or warn)(f"waiting for dagmake (pid {pid}) to finish")
 
         project_lock.acquire(wait=wait, on_wait=on_wait)
     try:

@@ -306,6 +306,8 @@ def run(options: Options) -> int:
                 stream=options.verbose,
                 wait=options.wait,
                 warn=_warn,
+                # -q: "nothing when all is well", and waiting is no failure
+                notice=(lambda message: None) if options.quiet else None,
                 runner=runner,
                 latency_wait=latency_wait,
                 stamps=fresh_stamps,

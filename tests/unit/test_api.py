@@ -31,3 +31,38 @@ def test_errors_are_dagmake_errors(tmp_path):
     else:
         raise AssertionError("expected a DagmakeError")
     assert dagmake.__version__
+
+
+def test_waiting_for_the_lock_is_a_notice_not_a_warning(tmp_path):
+    """So that -q can leave it out: waiting behind another run is no failure."""
+    import threading
+
+    from dagmake.lock import ProjectLock
+
+    (tmp_path / "Pipefile.toml").write_text(
+        '[tasks.hello]\ncmd = "echo hi > hello.txt"\noutputs = ["hello.txt"]\n'
+    )
+    project = dagmake.load(str(tmp_path))
+    other = ProjectLock(project.state_dir)
+    other.acquire()
+    notices, warnings = [], []
+    waiting = threading.Event()
+
+    def notice(message):
+        notices.append(message)
+        waiting.set()
+
+    builder = threading.Thread(
+        target=lambda: dagmake.build(
+            project, wait=True, hooks=False, notice=notice, warn=warnings.append
+        )
+    )
+    builder.start()
+    try:
+        assert waiting.wait(10), "build() did not report waiting for the lock"
+    finally:
+        other.release()
+        builder.join(10)
+    assert notices and notices[0].startswith("waiting for dagmake (pid ")
+    assert warnings == []
+    assert (tmp_path / "hello.txt").read_text() == "hi\n"
