@@ -122,6 +122,7 @@ def load(
     from .graph import Graph
 
     graph = Graph.from_tasks(tasks, file=_shown(pipefile), locate=_locator(source))
+    _check_default_targets(settings, graph, source, pipefile)
     project = Project(root, pipefile, settings, tasks, graph, override_items, source)
     if write_cache:
         _write_cache(cache_path, key, source, project)
@@ -200,6 +201,24 @@ def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Sett
             column=getattr(error, "colno", None),
         )
     return _Validator(text, shown, os.path.dirname(pipefile)).validate(document, overrides)
+
+
+def _check_default_targets(settings, graph, source: bytes, pipefile: str) -> None:
+    """Each default target must name something, as a target on the command line must."""
+    from .errors import TargetError
+
+    for target in settings.default:
+        try:
+            graph.match(target, what="default target")
+        except TargetError as error:
+            text = source.decode("utf-8", "replace")
+            validator = _Validator(text, _shown(pipefile), os.path.dirname(pipefile))
+            raise validator.error(
+                error.message,
+                section="settings",
+                key="default",
+                hint="a target is a task name, a glob of task names or an output path",
+            ) from None
 
 
 def _locator(source: bytes):
@@ -327,15 +346,6 @@ class _Validator:
             self.task(name, body, settings, variables, global_env)
             for name, body in tasks_table.items()
         )
-        names = {t.name for t in tasks}
-        for target in settings.default:
-            if not _names_something(target, names, tasks):
-                raise self.error(
-                    f"default target '{target}' is not a task, a glob of task names or an "
-                    f"output{did_you_mean(target, names)}",
-                    section="settings",
-                    key="default",
-                )
         return settings, tasks
 
     def settings(self, table) -> Settings:
@@ -405,8 +415,7 @@ class _Validator:
                     hint="{{inputs}}, {{outputs}} and {{task}} are filled in for each task; "
                     "override a [vars] entry with another name",
                 )
-        for name in sorted(overrides):
-            if name not in raw and name not in BUILTINS:
+            if name not in raw:
                 # a typo must not silently build with the Pipefile's value
                 raise UsageError(
                     f"'{name}={overrides[name]}': {self.file} has no var '{name}'"
@@ -735,27 +744,8 @@ class _Validator:
             if full == root:
                 return "."
             if full.startswith(root.rstrip("/") + "/"):
-                return full[len(root.rstrip("/")) + 1 :]
+                return posixpath.relpath(full, root)
         return path
-
-
-def _names_something(target: str, names, tasks) -> bool:
-    """Whether a target names a task, tasks by a glob, or the task writing a path (what
-    Graph.match accepts, relative to the project)."""
-    if target in names:
-        return True
-    if "*" in target or "?" in target or "[" in target:
-        from fnmatch import fnmatchcase
-
-        if any(fnmatchcase(name, target) for name in names):
-            return True
-    outputs = {output for task in tasks for output in task.outputs}
-    path = posixpath.normpath(target)
-    while path:
-        if path in outputs:
-            return True
-        path = path.rpartition("/")[0]
-    return False
 
 
 def _first_nul(value, path: tuple) -> tuple | None:

@@ -240,7 +240,7 @@ ERRORS = [
         cmd = "x"
         """,
         2,
-        ["default target 'uplaod' is not a task", "did you mean 'upload'?"],
+        ["unknown default target 'uplaod'", "did you mean 'upload'?"],
     ),
     (
         "vars in a cycle",
