@@ -131,7 +131,7 @@ class Executor:
                 # (Even after a failure: as before its delay, it is part of a running task.)
                 if not self._stopped:
                     self._collect_due()
-                while self._due and used + self._due[0].need <= self.jobs:
+                while self._due and not self._stopped and used + self._due[0].need <= self.jobs:
                     attempts = self._due.pop(0)
                     used += attempts.need
                     self._start(attempts)
@@ -247,10 +247,18 @@ class Executor:
             time.sleep(timeout or 0.0)
             ended = []
         if self._stopped:
-            ended += [(attempts, None) for _, _, attempts in self._retrying]
-            self._retrying.clear()
+            ended += self._end_waiting_retries()
         else:
             self._collect_due()
+        return ended
+
+    def _end_waiting_retries(self) -> list:
+        """Retries not started yet, delay over or not: (attempts, None) each, to end
+        interrupted, once the build was interrupted or aborted."""
+        ended = [(attempts, None) for _, _, attempts in self._retrying]
+        ended += [(attempts, None) for attempts in self._due]
+        self._retrying.clear()
+        self._due.clear()
         return ended
 
     def _collect_due(self) -> None:
@@ -307,10 +315,7 @@ class Executor:
         self.runner.terminate_all()
         # what finished before the interrupt is still recorded and shown
         deferred = [e for e in deferred if isinstance(e, (TaskFinished, TaskSkipped))]
-        ended = [(attempts, None) for _, _, attempts in self._retrying]
-        ended += [(attempts, None) for attempts in self._due]
-        self._retrying.clear()
-        self._due.clear()
+        ended = self._end_waiting_retries()
         failure = None
         try:
             self._emit_all(deferred)

@@ -125,3 +125,17 @@ def test_a_runner_that_fails_while_stopping_does_not_hang_the_build():
     assert runner.killed
     finished = {e.outcome.name: e.outcome.status for e in seen if isinstance(e, TaskFinished)}
     assert finished == {"a": INTERRUPTED, "b": INTERRUPTED}
+
+
+def test_after_an_abort_retries_waiting_for_a_slot_or_their_delay_end_unstarted():
+    runner = FakeRunner()
+    stopped = executor(runner, jobs=1)
+    due, later = (_Attempts(step, 1, 2) for step in plan_of("due", "later").steps)
+    stopped._due = [due]
+    stopped._retrying = [(time.monotonic() + 3600, id(later), later)]
+    stopped._stopped = True  # what an abort (a lost engine) sets
+    ended = stopped._wait(0)
+    assert sorted(attempts.step.name for attempts, result in ended) == ["due", "later"]
+    assert all(result is None for _, result in ended)
+    assert not stopped._due and not stopped._retrying
+    assert runner.attempts == {}  # neither was started
