@@ -282,10 +282,10 @@ def build(
     return summary
 
 
-def _clock_skew(work, seen: dict, *, now_ns: int | None = None) -> list[str]:
+def _clock_skew(work, seen: dict) -> list[str]:
     """Warnings for inputs of stale tasks dated in the future (like make's "clock skew"):
     every build reruns such a task until that time has passed."""
-    now_ns = time.time_ns() if now_ns is None else now_ns
+    now_ns = time.time_ns()
     found = {}
     for step in work:
         for path in step.task.inputs:
@@ -500,8 +500,11 @@ class _Recorder(Reporter):
         from .runner import open_log
 
         log = os.path.join(self.project.state_dir, "logs", f"{task.name}.log")
-        with open_log(log, fresh=True) as f:
-            f.write(f"dagmake: {message}\n".encode())
+        try:
+            with open_log(log, fresh=True) as f:
+                f.write(f"dagmake: {message}\n".encode())
+        except OSError:  # a full disk: the refusal still shows in the build's output
+            pass
         raise StepRefused(message)
 
     def _record(self, record: Record) -> None:

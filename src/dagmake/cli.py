@@ -28,8 +28,9 @@ options:
       --debounce SECONDS with --watch: quiet time before a rebuild (default 0.1)
       --poll             with --watch: poll the disk instead of using native events
   -l, --list             list tasks, their help, and whether each is up to date
-      --graph [FORMAT]   print the DAG as dot (default) or mermaid, stale tasks marked
-      --clean [TASK ...] delete declared outputs (of TASKs, default all)
+      --graph [FORMAT]   print the DAG (of the targets, default all) as dot (default)
+                         or mermaid, stale tasks marked
+      --clean [TASK ...] delete declared outputs (of TASKs, default all); with -n, list them
       --history [TASK]   recent runs, or TASK's recent attempts, from .dagmake/history
       --limit N          with --history: how many runs to show (default 10)
       --timings          after the build, write .dagmake/timings.html (a Gantt chart)
@@ -201,7 +202,7 @@ def _number(value, option: str, kind, *, minimum):
         number = None
     # `not number >= minimum`, so that nan (never >= anything) is refused too; inf as well
     if number is None or not number >= minimum or number == float("inf"):
-        what = "a whole number" if kind is int else "a number"
+        what = "a whole number" if kind is int else "a finite number"
         raise UsageError(f"{option} needs {what} of at least {minimum}, not '{value}'")
     return number
 

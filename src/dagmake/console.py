@@ -59,7 +59,11 @@ class ConsoleReporter(Reporter):
         stream, self.stream = self.stream, _Discard()
         self.tty = False
         try:  # what is still buffered, and later prints, go nowhere instead of failing
-            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, stream.fileno())
+            finally:
+                os.close(devnull)
         except (OSError, ValueError, AttributeError):
             pass
         if not isinstance(error, BrokenPipeError):

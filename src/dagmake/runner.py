@@ -268,23 +268,20 @@ class ProcessRunner:
         ]
         # what subprocess's restore_signals does: Python ignores SIGPIPE, the child must not
         restore = (signal.SIGPIPE, signal.SIGXFSZ)
+
+        def spawn(path, argv):
+            return os.posix_spawn(
+                path, argv, job.env, file_actions=actions, setpgroup=0, setsigdef=restore
+            )
+
         try:
             try:
-                job.pid = os.posix_spawn(
-                    executable, argv, job.env, file_actions=actions, setpgroup=0, setsigdef=restore
-                )
+                job.pid = spawn(executable, argv)
             except OSError as error:
                 if error.errno != errno.ENOEXEC:
                     raise
                 # a script without #!: run it with sh, as the shell (and execvp) would
-                job.pid = os.posix_spawn(
-                    "/bin/sh",
-                    ["/bin/sh", executable, *argv[1:]],
-                    job.env,
-                    file_actions=actions,
-                    setpgroup=0,
-                    setsigdef=restore,
-                )
+                job.pid = spawn("/bin/sh", ["/bin/sh", executable, *argv[1:]])
         except OSError as error:
             return _cannot_start(job, argv, error)
         return None
@@ -700,7 +697,7 @@ def open_log(path: str, *, fresh: bool):
     link to the shared empty log (fresh: replace the log of an earlier run)."""
     try:
         if fresh or os.stat(path).st_nlink > 1:
-            os.unlink(path)
+            _unlink(path)
     except FileNotFoundError:
         pass
     return open(path, "ab")

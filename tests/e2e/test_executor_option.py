@@ -59,7 +59,7 @@ def test_executor_dask_without_the_extra_says_how_to_install_it(tiny):
         (["--executor", "dusk"], "dagmake: unknown executor 'dusk', did you mean 'dask'?"),
         (["--scheduler", "tcp://h:8786"], "dagmake: --scheduler needs --executor dask"),
         (["--executor", "dask", "--watch"], "dagmake: --watch runs tasks locally; it cannot"),
-        (["--latency-wait", "-1"], "dagmake: --latency-wait needs a number of at least 0"),
+        (["--latency-wait", "-1"], "dagmake: --latency-wait needs a finite number of at least 0"),
         (
             ["--executor", "dask", "--scheduler-file", "nowhere.json"],
             "dagmake: scheduler file 'nowhere.json' does not exist",

@@ -111,7 +111,7 @@ def test_parse_args(argv, changes):
         (["-j"], ["option '-j' needs a value"]),
         (["--force"], ["option '--force' needs a value"]),
         (["--retries", "-1"], ["--retries needs a whole number of at least 0"]),
-        (["--debounce", "soon"], ["--debounce needs a number of at least 0, not 'soon'"]),
+        (["--debounce", "soon"], ["--debounce needs a finite number of at least 0, not 'soon'"]),
         (["--graph=svg"], ["option '--graph' takes one of: dot, mermaid; not 'svg'"]),
         (["--keep-going=yes"], ["option '--keep-going' takes no value"]),
     ],
@@ -147,7 +147,7 @@ def test_graph_with_an_image_format_says_how_to_render_one():
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "abc"])
 def test_debounce_must_be_a_finite_number_of_seconds(value):
-    with pytest.raises(UsageError, match="--debounce needs a number of at least 0"):
+    with pytest.raises(UsageError, match="--debounce needs a finite number of at least 0"):
         parse_args(["-w", "--debounce", value])
 
 
