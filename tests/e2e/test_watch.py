@@ -562,6 +562,15 @@ def test_quiet_watch_prints_nothing_while_all_is_well(tmp_path):
         while (root / "out/probe.txt").read_text() != "edited\n":
             assert time.monotonic() < deadline, w.output()
             time.sleep(0.01)
+        # A barrier: a plain run queues on the project lock until the round is over.
+        barrier = subprocess.run(
+            [sys.executable, "-c", "from dagmake.cli import main; main()", "--wait", "-q"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE,
+        )
+        assert barrier.returncode == 0, barrier
     finally:
         assert w.stop() == 0, w.output()
     assert w.output() == ""
