@@ -267,6 +267,7 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
 
 class _Validator:
     def __init__(self, text: str, shown: str, root: str) -> None:
+        self.text = text
         self.lines = text.splitlines()
         self.file = shown
         self.root = root
@@ -372,6 +373,9 @@ class _Validator:
     def no_nul(self, document: dict) -> None:
         """Reject a NUL character in any key or string: no command, path, environment
         variable or argument can hold one (the OS would refuse it mid-build)."""
+        # TOML refuses a raw NUL, so only an escape can make one: without one, skip the walk
+        if "\\u0000" not in self.text and "\\U00000000" not in self.text:
+            return
         path = _first_nul(document, ())
         if path is None:
             return
@@ -540,7 +544,7 @@ class _Validator:
         return value
 
     def task(self, name, body, settings: Settings, variables, global_env) -> Task:
-        if not name or not all(c in _NAME_CHARS for c in name) or name[0] in "-.":
+        if not name or not _NAME_CHARS.issuperset(name) or name[0] in "-.":
             raise self.error(
                 f"task name '{name}' may only use letters, digits, '_', '-' and '.', "
                 "and may not start with '-' or '.'",
@@ -671,14 +675,7 @@ class _Validator:
                 key="outputs",
                 hint="add a cmd, or remove outputs to make it a group of its 'after' tasks",
             )
-        # {{inputs}}/{{outputs}} are relative to the task's working directory.
-        relative_in = [_relative_to(p, cwd) for p in inputs]
-        relative_out = [_relative_to(p, cwd) for p in outputs]
-        command_values = {
-            **values,
-            "inputs": quote_all(relative_in),
-            "outputs": quote_all(relative_out),
-        }
+        command_values = _CommandValues(values, inputs, outputs, cwd)
         env = {**global_env, **task_env}
         env = tuple(
             (k, self.fill(v, command_values, task=name, field=f"env.{k}", file=self.file))
@@ -711,8 +708,10 @@ class _Validator:
             tuple(sorted(resources.items())),
         )
 
-    def fill(self, text: str, values: dict[str, str], *, task: str, field: str, file: str) -> str:
+    def fill(self, text: str, values, *, task: str, field: str, file: str) -> str:
         """Expand placeholders; a second pass fills built-ins that came in through a var."""
+        if "{{" not in text:
+            return text
         try:
             text = expand(text, values, task=task, field=field, file=file)
             if "{{" in text:
@@ -725,6 +724,8 @@ class _Validator:
 
     def contains_project(self, path: str) -> bool:
         """Whether path is the project directory or one of its parents."""
+        if path[0] not in "./":
+            return False
         if path == "." or all(part == ".." for part in path.split("/")):
             return True
         if posixpath.isabs(path):
@@ -737,6 +738,8 @@ class _Validator:
         when it lies inside (`/abs/project/a.txt` and `../project/a.txt` are `a.txt`)."""
         if "{{" in value:
             raise self.error(f"placeholder left in '{key}': {value!r}", task=task, key=key)
+        if value[0] not in "./" and value[-1] != "/" and "//" not in value and "/." not in value:
+            return value  # already normal (the usual case): normpath() would return it as it is
         path = posixpath.normpath(value)
         if posixpath.isabs(path) or path == ".." or path.startswith("../"):
             root = posixpath.normpath(self.root)
@@ -773,6 +776,23 @@ def _as_float(value) -> float:
         return float(value)
     except OverflowError:
         return sys.float_info.max
+
+
+class _CommandValues(dict):
+    """The placeholders of a task's cmd and env: its vars, and {{inputs}}/{{outputs}}
+    (relative to its working directory), quoted only when a command uses them."""
+
+    def __init__(self, values: dict, inputs, outputs, cwd: str) -> None:
+        super().__init__(values, inputs=None, outputs=None)
+        self.paths = {"inputs": inputs, "outputs": outputs}
+        self.cwd = cwd
+
+    def __getitem__(self, name: str) -> str:
+        value = super().__getitem__(name)
+        if value is None and name in self.paths:
+            value = quote_all([_relative_to(p, self.cwd) for p in self.paths[name]])
+            self[name] = value
+        return value
 
 
 def _relative_to(path: str, cwd: str) -> str:

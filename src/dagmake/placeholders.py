@@ -9,7 +9,7 @@ _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 
 def quote(word: str) -> str:
     """Quote one word for a POSIX shell (what shlex.quote does, without importing re)."""
-    if word and all(c in _SAFE for c in word):
+    if word and _SAFE.issuperset(word):
         return word
     return "'" + word.replace("'", "'\"'\"'") + "'"
 

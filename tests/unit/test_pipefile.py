@@ -2,6 +2,7 @@
 
 import marshal
 import os
+import posixpath
 import sys
 import textwrap
 
@@ -1045,3 +1046,45 @@ def test_a_wrong_boolean_is_shown_as_toml_writes_it():
     with pytest.raises(PipefileError) as raised:
         parse('[tasks.a]\ncmd = "x"\nretries = true\n')
     assert "'retries' must be a whole number, not a boolean (true)" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "written, compared",
+    [
+        ("data/a.csv", "data/a.csv"),
+        ("./data/a.csv", "data/a.csv"),
+        ("data//a.csv", "data/a.csv"),
+        ("data/./a.csv", "data/a.csv"),
+        ("data/x/../a.csv", "data/a.csv"),
+        ("data/", "data"),
+        ("data/x/..", "data"),
+        (".hidden/a.csv", ".hidden/a.csv"),
+        ("data/.hidden", "data/.hidden"),
+    ],
+)
+def test_paths_are_compared_in_normal_form(written, compared):
+    # the graph links an input to its producer by equal strings: both must be normalised
+    task = task_of(f'[tasks.a]\ncmd = "x"\ninputs = ["{written}"]\noutputs = ["{written}.out"]\n')
+    assert task.inputs == (compared,)
+    assert task.outputs == (posixpath.normpath(written + ".out"),)
+
+
+def test_inputs_and_outputs_placeholders_are_relative_to_the_tasks_cwd():
+    task = task_of(
+        """
+        [tasks.a]
+        cwd = "sub"
+        cmd = "tool {{inputs}} -o {{outputs}}"
+        env = { IN = "{{ inputs }}" }
+        inputs = ["sub/in put.txt", "top.txt"]
+        outputs = ["sub/out.txt"]
+        """
+    )
+    assert task.action.commands == ("tool 'in put.txt' ../top.txt -o out.txt",)
+    assert dict(task.env) == {"IN": "'in put.txt' ../top.txt"}
+
+
+def test_a_nul_written_as_a_long_escape_is_refused():
+    with pytest.raises(PipefileError) as caught:
+        parse('[tasks.a]\ncmd = "echo \\U00000000"\n')
+    assert "NUL" in str(caught.value)
