@@ -61,11 +61,12 @@ def snapshot(project, names, seen: dict | None = None, *, strict: bool = True) -
     return inputs, outputs
 
 
-def _snapshot_one(project, task) -> tuple[dict, dict]:
-    """snapshot() of one task, fresh from the disk: (inputs, outputs) as name -> {path: stamp}."""
+def _snapshot_one(project, task, known: dict) -> tuple[dict, dict]:
+    """snapshot() of one task: (inputs, outputs) as name -> {path: stamp}, taken from known
+    (path -> stamp) where it has the path, else fresh from the disk."""
     inputs: dict[str, dict] = {}
     outputs: dict[str, dict] = {}
-    _snapshot_task(project, task, {}, None, project.graph.producers, inputs, outputs)
+    _snapshot_task(project, task, known, None, project.graph.producers, inputs, outputs)
     return inputs, outputs
 
 
@@ -258,7 +259,9 @@ def build(
             summary = BuildSummary((), up_to_date, (), (), time.monotonic() - started)
             reporter.handle(RunFinished(summary))
         else:
-            recorder = _Recorder(project, store, records, reporter, started_wall, latency_wait)
+            recorder = _Recorder(
+                project, store, records, reporter, started_wall, latency_wait, planned=seen
+            )
             try:
                 outcomes, skipped, not_run, interrupted, aborted = _execute(
                     project, the_plan, recorder, jobs, keep_going, retries, stream, runner, warn
@@ -322,7 +325,7 @@ def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, run
         check=recorder.check,
         emit=recorder.handle,
         flush=recorder.flush,
-        log_path=lambda name: os.path.join(logs, f"{name}.log"),
+        log_path={step.name: os.path.join(logs, f"{step.name}.log") for step in the_plan.steps}.get,
         priority=critical_path_priority(the_plan, recorder.records),
         retries=retries,
         stream=stream,
@@ -406,11 +409,22 @@ class _Recorder(Reporter):
     """Between the executor and the reporters: restats at start, checks outputs, writes state."""
 
     def __init__(
-        self, project, store: StateStore, records, reporter, run_started, latency_wait=0.0
+        self,
+        project,
+        store: StateStore,
+        records,
+        reporter,
+        run_started,
+        latency_wait=0.0,
+        planned: dict | None = None,
     ) -> None:
         from .state import History
 
         self.project = project
+        # Stamps the plan took (path -> stamp), and those check() took of the outputs of
+        # tasks that ended in this build: prepare() need not stat those paths again.
+        self.planned = planned or {}
+        self.written: dict[str, tuple] = {}
         self.latency_wait = latency_wait
         self.store = store
         self.records = records
@@ -436,7 +450,7 @@ class _Recorder(Reporter):
         task = step.task
         self._refuse_escaping_outputs(task)
         try:
-            inputs, outputs = _snapshot_one(self.project, task)
+            inputs, outputs = _snapshot_one(self.project, task, self._known_stamps(task))
         except GraphError as error:  # an input vanished since the plan: this task fails
             self._refuse(task, error.message)
         reason = step.reason
@@ -461,6 +475,19 @@ class _Recorder(Reporter):
             Record(task.name, task.fingerprint, INTERRUPTED, self.started_at[task.name], 0.0, 0, {})
         )
         return reason
+
+    def _known_stamps(self, task) -> dict:
+        """What prepare() may take as current without a stat: the stamps of inputs that
+        tasks of this build wrote (taken when they ended) and of the task's own outputs
+        (taken by the plan; only the task writes them). Any other input is stat'ed again:
+        it may have vanished since the plan, and a glob may match new files."""
+        written = self.written
+        known = {path: written[path] for path in task.inputs if path in written}
+        planned = self.planned
+        for path in task.outputs:
+            if path in planned:
+                known[path] = planned[path]
+        return known
 
     def _refuse_escaping_outputs(self, task) -> None:
         root = self.project.root
@@ -515,7 +542,13 @@ class _Recorder(Reporter):
         # With a remote engine this runs on a worker thread, so waiting holds up one task.
         deadline = time.monotonic() + self.latency_wait
         while True:
-            missing = [p for p in task.outputs if files.stamp(self.project.root, p) is None]
+            missing = []
+            for path in task.outputs:
+                stamp = files.stamp(self.project.root, path)
+                if stamp is None:
+                    missing.append(path)
+                else:
+                    self.written[path] = stamp
             if not missing:
                 return None
             left = deadline - time.monotonic()

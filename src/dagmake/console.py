@@ -126,7 +126,10 @@ class ConsoleReporter(Reporter):
             header = f"[{self.finished}/{self.total}] {self._paint(name, '32')} {seconds}{retried}"
             if outcome.reason is not None:
                 header += f": {outcome.reason.text}"
-            body = "" if self.verbose else _read_log(outcome.log_path, MAX_BLOCK_LINES)
+            # (a task that printed nothing has nothing to show: no need to look at its log)
+            attempts = outcome.attempts
+            silent = len(attempts) == 1 and attempts[0].silent
+            body = "" if self.verbose or silent else _read_log(outcome.log_path, MAX_BLOCK_LINES)
             self._write(header + "\n" + body)
             return
         label = "FAILED" if outcome.status == FAILED else "INTERRUPTED"

@@ -18,10 +18,28 @@ class _Event:
 class Attempt(_Event):
     """One try at running a task's action."""
 
-    __slots__ = ("number", "exit_code", "started", "seconds", "timed_out", "interrupted", "error")
+    __slots__ = (
+        "number",
+        "exit_code",
+        "started",
+        "seconds",
+        "timed_out",
+        "interrupted",
+        "error",
+        "silent",
+    )
 
     def __init__(
-        self, number, exit_code, started, seconds, *, timed_out=False, interrupted=False, error=None
+        self,
+        number,
+        exit_code,
+        started,
+        seconds,
+        *,
+        timed_out=False,
+        interrupted=False,
+        error=None,
+        silent=False,
     ):
         self.number = number
         self.exit_code = exit_code
@@ -30,6 +48,8 @@ class Attempt(_Event):
         self.timed_out = timed_out
         self.interrupted = interrupted
         self.error = error  # a dagmake-side failure, e.g. "did not create output x"
+        # True when the runner saw the attempt print nothing; False when it did, or cannot tell
+        self.silent = silent
 
     @property
     def ok(self) -> bool:

@@ -122,6 +122,7 @@ class ProcessRunner:
         self._executables: dict[tuple, str | None] = {}
         self._lock = allocate_lock()  # terminate_all() may come from another thread
         self._stopping = False
+        self._logs = _LogListing()
 
     # -- the interface the executor drives ------------------------------------------------
 
@@ -133,7 +134,7 @@ class ProcessRunner:
         job = _Job(
             task,
             number,
-            _Log(log_path, number),
+            _Log(log_path, number, self._logs.entry(log_path) if number == 1 else None),
             _Lines(task.name, on_line) if on_line is not None else None,
             self._commands(task, env),
             env,
@@ -435,6 +436,7 @@ class ProcessRunner:
             # Stopped by dagmake, even if it exits 0 on SIGTERM: what it wrote may be partial.
             interrupted=interrupted,
             error=job.log.error,
+            silent=job.log.silent,
         )
         self._done.append((job, attempt))
 
@@ -619,17 +621,24 @@ class _Log:
     instead of the build: the output is dropped, the task goes on.
     """
 
-    def __init__(self, path: str, number: int) -> None:
+    def __init__(self, path: str, number: int, listed: tuple | None = None) -> None:
+        """listed: (whether the log exists, whether it is linked to the empty log), when
+        known from a listing of the directory; else the log is stat'ed."""
         self.path = path
         self.file = None
         self.error: str | None = None
+        self.silent = True  # nothing written to it yet
+        if listed is not None:
+            exists, self.linked = listed
+        else:
+            try:
+                st = os.stat(path)
+            except OSError:
+                st = None
+            exists = st is not None
+            self.linked = exists and st.st_nlink > 1 and st.st_size == 0
         try:
-            st = os.stat(path)
-        except OSError:
-            st = None
-        self.linked = st is not None and st.st_nlink > 1 and st.st_size == 0
-        try:
-            if st is not None and not self.linked and number == 1:
+            if exists and not self.linked and number == 1:
                 _unlink(path)  # an earlier run's output
         except OSError as error:
             self._failed(error)
@@ -645,6 +654,7 @@ class _Log:
         return self.file
 
     def write(self, data: bytes) -> None:
+        self.silent = False
         if self.error is not None:
             return
         try:
@@ -663,7 +673,7 @@ class _Log:
             return
         if self.linked or self.error is not None:
             return  # silent again: the link from an earlier run is still right
-        empty = os.path.join(os.path.dirname(self.path), ".empty")
+        empty = self.path.rpartition("/")[0] + "/.empty"
         try:
             try:
                 os.link(empty, self.path)
@@ -690,6 +700,44 @@ class _Log:
             except OSError:
                 pass
             self.file = None
+
+
+class _LogListing:
+    """What the log directories held when first looked at, from one listing each.
+
+    A stat per task costs more than listing the directory once (~9 µs for a log that
+    does not exist yet): each log's entry is taken from the listing, at most once, so a
+    log looked at again (a runner used for another build) is stat'ed as before.
+    """
+
+    def __init__(self) -> None:
+        self._listings: dict[str, tuple[dict[str, int], int | None]] = {}
+        self._taken: set[str] = set()
+
+    def entry(self, path: str) -> tuple[bool, bool] | None:
+        """(exists, linked to the empty log) for the log at path, or None: stat it."""
+        if path in self._taken:
+            return None
+        directory, _, name = path.rpartition("/")
+        listing = self._listings.get(directory)
+        if listing is None:
+            listing = self._listings[directory] = _list_logs(directory)
+        inodes, empty = listing
+        if inodes is None:
+            return None
+        self._taken.add(path)
+        inode = inodes.get(name)
+        return inode is not None, inode is not None and inode == empty
+
+
+def _list_logs(directory: str) -> tuple[dict[str, int] | None, int | None]:
+    """(file name -> inode, inode of .empty) of directory; (None, None) if unreadable."""
+    try:
+        with os.scandir(directory) as entries:
+            inodes = {entry.name: entry.inode() for entry in entries}
+    except OSError:
+        return None, None
+    return inodes, inodes.get(".empty")
 
 
 def open_log(path: str, *, fresh: bool):

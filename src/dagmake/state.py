@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import marshal
 import os
+import zlib
 from operator import itemgetter
 
 from .errors import DagmakeError
@@ -77,8 +78,6 @@ def ensure_state_dir(state_dir: str) -> None:
 
 
 def _frame(obj) -> bytes:
-    import zlib
-
     payload = marshal.dumps(obj)
     return len(payload).to_bytes(4, "little") + zlib.crc32(payload).to_bytes(4, "little") + payload
 
@@ -90,7 +89,6 @@ def _read_frames(data: bytes, *, resync: bool = False) -> tuple[list, bool]:
     byte where a whole frame with a matching checksum starts (an append-only file keeps
     growing after a torn write, and what came after it is still good).
     """
-    import zlib
 
     objects = []
     clean = True

@@ -345,6 +345,31 @@ def test_a_log_of_an_earlier_run_with_output_is_replaced(runner, logs):
     assert (logs / "t.log").read_text() == ""
 
 
+def test_a_new_runner_judges_the_logs_of_an_earlier_run_from_its_listing(make_runner, logs):
+    # A runner lists the log directory once instead of a stat per task: a listing misread
+    # would write through the shared empty log, or keep an earlier run's output.
+    earlier = make_runner()
+    for name in ("stays", "speaks"):
+        assert run_one(earlier, task(name, "true"), 1, str(logs / f"{name}.log")).ok
+    (logs / "old.log").write_text("old output\n")
+    inode = (logs / "stays.log").stat().st_ino
+    runner = make_runner()
+    assert run_one(runner, task("stays", "true"), 1, str(logs / "stays.log")).ok
+    assert run_one(runner, task("speaks", "echo now"), 1, str(logs / "speaks.log")).ok
+    assert run_one(runner, task("old", "true"), 1, str(logs / "old.log")).ok
+    assert (logs / "stays.log").stat().st_ino == inode
+    assert (logs / "stays.log").read_text() == ""
+    assert (logs / "speaks.log").read_text() == "now\n"
+    assert (logs / "speaks.log").stat().st_nlink == 1
+    assert (logs / "old.log").read_text() == ""
+
+
+def test_an_attempt_says_whether_it_printed_anything(runner, logs):
+    quiet = run_one(runner, task("quiet", "true"), 1, str(logs / "quiet.log"))
+    spoke = run_one(runner, task("spoke", "echo hi"), 1, str(logs / "spoke.log"))
+    assert (quiet.silent, spoke.silent) == (True, False)
+
+
 def test_open_log_never_writes_through_the_shared_empty_log(runner, logs):
     assert run_one(runner, task("a", "true"), 1, str(logs / "a.log")).ok
     assert run_one(runner, task("b", "true"), 1, str(logs / "b.log")).ok
