@@ -493,7 +493,7 @@ class _Recorder(Reporter):
         root = self.project.root
         root_real = self.root_real
         for path in task.outputs:
-            directory = os.path.dirname(path)
+            directory = path.rpartition("/")[0]  # (dirname of a normalised relative path)
             parent = self.real_directories.get(directory)
             if parent is None:
                 parent = os.path.realpath(os.path.join(root, directory))
@@ -510,7 +510,7 @@ class _Recorder(Reporter):
         "did not create output" check would pass for a task that made nothing.
         """
         for path in task.outputs:
-            directory = os.path.dirname(path)
+            directory = path.rpartition("/")[0]
             if directory in self.made_directories:
                 continue
             try:

@@ -36,6 +36,8 @@ class ConsoleReporter(Reporter):
     def _write(self, text: str) -> None:
         # No flush here: the build calls flush() before it waits, so a burst of finished
         # tasks reaches the terminal in one write instead of one each.
+        if not text and not self.tty:
+            return  # (only a status line would have been redrawn)
         try:
             if self._status_shown:
                 self.stream.write("\r\x1b[K")

@@ -123,6 +123,7 @@ class ProcessRunner:
         self._lock = allocate_lock()  # terminate_all() may come from another thread
         self._stopping = False
         self._logs = _LogListing()
+        self._cwds: dict[str, str] = {}  # a task's cwd -> its full path
 
     # -- the interface the executor drives ------------------------------------------------
 
@@ -131,6 +132,9 @@ class ProcessRunner:
         env = self._environ.copy()
         env.update(task.env)
         env["DAGMAKE_TASK"] = task.name
+        cwd = self._cwds.get(task.cwd)
+        if cwd is None:
+            cwd = self._cwds[task.cwd] = os.path.join(self.root, task.cwd)
         job = _Job(
             task,
             number,
@@ -138,7 +142,7 @@ class ProcessRunner:
             _Lines(task.name, on_line) if on_line is not None else None,
             self._commands(task, env),
             env,
-            os.path.join(self.root, task.cwd),
+            cwd,
         )
         self._jobs.add(job)
         self._advance(job, 0)
@@ -349,7 +353,10 @@ class ProcessRunner:
             _drain(job)
         for fd in (pipe, exit_fd):
             if fd >= 0 and self._fds.pop(fd, None) is not None:
-                self._poller.unregister(fd)
+                try:
+                    self._poller.unregister(fd)
+                except KeyError:  # _read() unregistered the pipe, then a Ctrl-C came
+                    pass
         job.pipe = job.exit_fd = -1
         for fd in (pipe, exit_fd):
             if fd >= 0:

@@ -370,6 +370,40 @@ def test_an_attempt_says_whether_it_printed_anything(runner, logs):
     assert (quiet.silent, spoke.silent) == (True, False)
 
 
+def test_a_ctrl_c_between_the_two_steps_of_closing_a_pipe_leaves_the_attempt_whole(runner, logs):
+    # The output pipe's end is forgotten by poll() first, then by the runner's own table:
+    # a Ctrl-C between the two must not make the attempt's end fail later (a KeyError).
+    real = runner._poller
+
+    class InterruptedOnce:
+        interrupted = False
+
+        def register(self, fd, events):
+            real.register(fd, events)
+
+        def poll(self, timeout=None):
+            return real.poll(timeout)
+
+        def unregister(self, fd):
+            real.unregister(fd)
+            if not self.interrupted:
+                self.interrupted = True
+                raise KeyboardInterrupt
+
+    runner._poller = InterruptedOnce()
+    handle = runner.start(task("t", "echo hi"), 1, str(logs / "t.log"))
+    ended = []
+    deadline = time.monotonic() + DEADLINE
+    while not ended and time.monotonic() < deadline:
+        try:
+            ended += runner.wait(0.5)
+        except KeyboardInterrupt:
+            pass
+    assert runner._poller.interrupted
+    assert [(h, attempt.exit_code) for h, attempt in ended] == [(handle, 0)]
+    assert (logs / "t.log").read_text() == "hi\n"
+
+
 def test_open_log_never_writes_through_the_shared_empty_log(runner, logs):
     assert run_one(runner, task("a", "true"), 1, str(logs / "a.log")).ok
     assert run_one(runner, task("b", "true"), 1, str(logs / "b.log")).ok
