@@ -308,7 +308,7 @@ def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, run
     if runner is None:
         from .runner import ProcessRunner
 
-        runner = ProcessRunner(project.root)
+        runner = ProcessRunner(project.root, list_logs=True)
     cost = None
     if not getattr(runner, "honours_resources", False):
         cost, ignored = _local_resources(the_plan)

@@ -100,10 +100,21 @@ class ProcessRunner:
     wait() watches every child's exit (a pidfd) and output pipe in one poll(). A worker
     thread per slot would cost a GIL hand-off on each side of every task, which is more
     than a trivial command takes to run.
+
+    With list_logs, which task logs exist is learnt from one listing of their directory
+    instead of a stat per task. A listing goes stale between builds: only for a runner
+    that serves one build (build() makes one per build); a runner serving one task, or
+    a watch session, stats.
     """
 
     def __init__(
-        self, root: str, *, grace: float = 2.0, python: str | None = None, wrap=None
+        self,
+        root: str,
+        *,
+        grace: float = 2.0,
+        python: str | None = None,
+        wrap=None,
+        list_logs: bool = False,
     ) -> None:
         self.root = root
         self.grace = grace
@@ -122,7 +133,7 @@ class ProcessRunner:
         self._executables: dict[tuple, str | None] = {}
         self._lock = allocate_lock()  # terminate_all() may come from another thread
         self._stopping = False
-        self._logs = _LogListing()
+        self._logs = _LogListing() if list_logs else None
         self._cwds: dict[str, str] = {}  # a task's cwd -> its full path
 
     # -- the interface the executor drives ------------------------------------------------
@@ -138,7 +149,7 @@ class ProcessRunner:
         job = _Job(
             task,
             number,
-            _Log(log_path, number, self._logs.entry(log_path) if number == 1 else None),
+            _Log(log_path, number, self._listed(log_path) if number == 1 else None),
             _Lines(task.name, on_line) if on_line is not None else None,
             self._commands(task, env),
             env,
@@ -167,6 +178,9 @@ class ProcessRunner:
                 self._sweep()
         done, self._done = self._done, []
         return done
+
+    def _listed(self, log_path: str) -> tuple[bool, bool] | None:
+        return self._logs.entry(log_path) if self._logs is not None else None
 
     def busy(self) -> bool:
         """Whether an attempt is under way or its end not yet taken by wait()."""

@@ -114,8 +114,8 @@ def make_runner(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runners = []
 
-    def make(grace=0.5):
-        runner = ProcessRunner(str(tmp_path), grace=grace)
+    def make(grace=0.5, list_logs=False):
+        runner = ProcessRunner(str(tmp_path), grace=grace, list_logs=list_logs)
         runners.append(runner)
         return runner
 
@@ -346,14 +346,14 @@ def test_a_log_of_an_earlier_run_with_output_is_replaced(runner, logs):
 
 
 def test_a_new_runner_judges_the_logs_of_an_earlier_run_from_its_listing(make_runner, logs):
-    # A runner lists the log directory once instead of a stat per task: a listing misread
-    # would write through the shared empty log, or keep an earlier run's output.
+    # A build's runner lists the log directory once instead of a stat per task: a listing
+    # misread would write through the shared empty log, or keep an earlier run's output.
     earlier = make_runner()
     for name in ("stays", "speaks"):
         assert run_one(earlier, task(name, "true"), 1, str(logs / f"{name}.log")).ok
     (logs / "old.log").write_text("old output\n")
     inode = (logs / "stays.log").stat().st_ino
-    runner = make_runner()
+    runner = make_runner(list_logs=True)
     assert run_one(runner, task("stays", "true"), 1, str(logs / "stays.log")).ok
     assert run_one(runner, task("speaks", "echo now"), 1, str(logs / "speaks.log")).ok
     assert run_one(runner, task("old", "true"), 1, str(logs / "old.log")).ok
@@ -362,6 +362,16 @@ def test_a_new_runner_judges_the_logs_of_an_earlier_run_from_its_listing(make_ru
     assert (logs / "speaks.log").read_text() == "now\n"
     assert (logs / "speaks.log").stat().st_nlink == 1
     assert (logs / "old.log").read_text() == ""
+
+
+def test_a_listing_runner_stats_a_log_it_already_used(make_runner, logs):
+    # (a runner told to list, yet used again: its listing is stale for what it ran)
+    runner = make_runner(list_logs=True)
+    assert run_one(runner, task("t", "true"), 1, str(logs / "t.log")).ok
+    assert run_one(runner, task("t", "echo now"), 1, str(logs / "t.log")).ok
+    assert run_one(runner, task("u", "true"), 1, str(logs / "u.log")).ok
+    assert (logs / "t.log").read_text() == "now\n"
+    assert (logs / "u.log").read_text() == ""
 
 
 def test_an_attempt_says_whether_it_printed_anything(runner, logs):
