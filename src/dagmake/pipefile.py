@@ -724,7 +724,7 @@ class _Validator:
 
     def contains_project(self, path: str) -> bool:
         """Whether path is the project directory or one of its parents."""
-        if path[0] not in "./":
+        if path[:1] not in (".", "/"):
             return False
         if path == "." or all(part == ".." for part in path.split("/")):
             return True
@@ -738,7 +738,12 @@ class _Validator:
         when it lies inside (`/abs/project/a.txt` and `../project/a.txt` are `a.txt`)."""
         if "{{" in value:
             raise self.error(f"placeholder left in '{key}': {value!r}", task=task, key=key)
-        if value[0] not in "./" and value[-1] != "/" and "//" not in value and "/." not in value:
+        if (
+            value[:1] not in ("", ".", "/")
+            and value[-1] != "/"
+            and "//" not in value
+            and "/." not in value
+        ):
             return value  # already normal (the usual case): normpath() would return it as it is
         path = posixpath.normpath(value)
         if posixpath.isabs(path) or path == ".." or path.startswith("../"):

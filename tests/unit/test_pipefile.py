@@ -1088,3 +1088,9 @@ def test_a_nul_written_as_a_long_escape_is_refused():
     with pytest.raises(PipefileError) as caught:
         parse('[tasks.a]\ncmd = "echo \\U00000000"\n')
     assert "NUL" in str(caught.value)
+
+
+def test_an_input_that_a_var_makes_empty_is_refused_as_the_whole_project():
+    with pytest.raises(PipefileError) as caught:
+        parse('[vars]\nraw = ""\n[tasks.a]\ncmd = "x"\ninputs = ["{{ raw }}"]\n')
+    assert "contains the whole project" in str(caught.value)
