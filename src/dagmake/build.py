@@ -478,12 +478,20 @@ class _Recorder(Reporter):
 
     def _known_stamps(self, task) -> dict:
         """What prepare() may take as current without a stat: the stamps of inputs that
-        tasks of this build wrote (taken when they ended) and of the task's own outputs
-        (taken by the plan; only the task writes them). Any other input is stat'ed again:
-        it may have vanished since the plan, and a glob may match new files."""
+        tasks of this build wrote (taken when they ended), of other tasks' outputs and of
+        the task's own outputs (taken by the plan; only their tasks write them). A source
+        is stat'ed again, since it may have vanished since the plan, and so is what a
+        glob matches, since it may match new files. (A stamp older than the file only
+        makes the next run rerun the task: never a change missed.)"""
         written = self.written
-        known = {path: written[path] for path in task.inputs if path in written}
         planned = self.planned
+        producers = self.project.graph.producers
+        known = {}
+        for path in task.inputs:
+            if path in written:
+                known[path] = written[path]
+            elif path in producers and path in planned:
+                known[path] = planned[path]
         for path in task.outputs:
             if path in planned:
                 known[path] = planned[path]
