@@ -13,7 +13,7 @@ from .placeholders import expand, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
 FILENAME = "Pipefile.toml"
-CACHE_FORMAT = 7  # 5: stricter validation; 6: paths made relative; 7: env hashed sorted
+CACHE_FORMAT = 8  # 5, 8: stricter validation; 6: paths made relative; 7: env hashed sorted
 
 TOP_KEYS = ("settings", "vars", "env", "tasks")
 SETTINGS_KEYS = ("jobs", "shell", "default", "on_failure", "on_success")
@@ -34,6 +34,24 @@ TASK_KEYS = (
 )
 BUILTINS = ("inputs", "outputs", "task")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+# A task's log is .dagmake/logs/<name>.log: a name must leave room in the 255 bytes most
+# file systems allow for a file name (fewer on some, e.g. eCryptfs: 143).
+MAX_NAME_BYTES = 200
+# Editors on Windows start a UTF-8 file with a byte-order mark, which TOML does not allow
+_BOM = b"\xef\xbb\xbf"
+# Keys other tools use for what a task or table here calls otherwise: a suggestion when
+# one of them is unknown (difflib's closest spelling would be wrong: 'sources' is not
+# 'resources')
+SYNONYMS = {
+    **dict.fromkeys(("depends_on", "deps", "needs", "requires", "depends"), "after"),
+    **dict.fromkeys(("working_dir", "workdir", "dir", "directory"), "cwd"),
+    **dict.fromkeys(("environment", "environ"), "env"),
+    **dict.fromkeys(("run", "command", "commands", "script", "shell"), "cmd"),
+    **dict.fromkeys(("targets", "produces", "outs"), "outputs"),
+    **dict.fromkeys(("sources", "srcs", "deps_files"), "inputs"),
+    **dict.fromkeys(("description", "desc", "doc"), "help"),
+    "retry": "retries",
+}
 
 
 class Settings:
@@ -182,10 +200,12 @@ def _write_cache(cache_path, key, source, project) -> None:
 def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Settings, tuple]:
     """Parse and validate Pipefile text into (Settings, tasks in file order)."""
     shown = _shown(pipefile)
+    # the caller keeps the bytes as read (the caches compare them): only the text loses a BOM
+    skipped = len(_BOM) if source.startswith(_BOM) else 0
     try:
-        text = source.decode("utf-8")
+        text = source[skipped:].decode("utf-8")
     except UnicodeDecodeError as error:
-        raise PipefileError(f"not valid UTF-8 (byte {error.start})", file=shown)
+        raise PipefileError(f"not valid UTF-8 (byte {error.start + skipped})", file=shown)
     try:
         import tomli as toml
     except ImportError:  # pragma: no cover - tomli is a dependency; stdlib as a fallback
@@ -200,7 +220,8 @@ def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Sett
             line=getattr(error, "lineno", None),
             column=getattr(error, "colno", None),
         )
-    return _Validator(text, shown, os.path.dirname(pipefile)).validate(document, overrides)
+    validator = _Validator(text, shown, os.path.dirname(pipefile), os.path.basename(pipefile))
+    return validator.validate(document, overrides)
 
 
 def _check_default_targets(settings, graph, source: bytes, pipefile: str) -> None:
@@ -211,7 +232,7 @@ def _check_default_targets(settings, graph, source: bytes, pipefile: str) -> Non
         try:
             graph.match(target, what="default target")
         except TargetError as error:
-            text = source.decode("utf-8", "replace")
+            text = _text(source)
             validator = _Validator(text, _shown(pipefile), os.path.dirname(pipefile))
             raise validator.error(
                 error.message,
@@ -225,9 +246,14 @@ def _locator(source: bytes):
     """A function (task, key) -> line number, for errors found after parsing."""
 
     def locate(task: str | None, key: str | None) -> int | None:
-        return _find_line(source.decode("utf-8", "replace").splitlines(), task, key)
+        return _find_line(_text(source).splitlines(), task, key)
 
     return locate
+
+
+def _text(source: bytes) -> str:
+    """The Pipefile's text for finding lines in, without a byte-order mark."""
+    return source.removeprefix(_BOM).decode("utf-8", "replace")
 
 
 def _find_line(lines: list[str], task: str | None, key: str | None) -> int | None:
@@ -266,11 +292,12 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
 
 
 class _Validator:
-    def __init__(self, text: str, shown: str, root: str) -> None:
+    def __init__(self, text: str, shown: str, root: str, name: str = FILENAME) -> None:
         self.text = text
         self.lines = text.splitlines()
         self.file = shown
         self.root = root
+        self.name = name  # the Pipefile's path relative to root (root is its directory)
 
     def error(self, message, *, task=None, key=None, section=None, hint=None) -> PipefileError:
         line = None
@@ -316,8 +343,22 @@ class _Validator:
             if key not in allowed:
                 where = f"task '{task}'" if task else f"[{section}]" if section else "the top level"
                 hint = f"keys allowed in {where}: {', '.join(allowed)}"
-                suggestion = did_you_mean(key, allowed)
-                if task and isinstance(table[key], dict) and not suggestion:
+                synonym = SYNONYMS.get(key)
+                if synonym in allowed:
+                    # another tool's word for it: a surer guess than the closest spelling
+                    suggestion = f", did you mean '{synonym}'?"
+                    if synonym == "after":
+                        hint = (
+                            "'after' names tasks to run first; a file dependency goes in 'inputs'"
+                        )
+                else:
+                    suggestion = did_you_mean(key, allowed)
+                if (
+                    task
+                    and isinstance(table[key], dict)
+                    and not suggestion
+                    and self.is_table_header(task, key)
+                ):
                     # [tasks.clean.users] is task 'clean' with a table 'users'
                     hint = f'a task name with a dot must be quoted: [tasks."{task}.{key}"]'
                 raise self.error(
@@ -327,6 +368,21 @@ class _Validator:
                     section=section,
                     hint=hint,
                 )
+
+    def is_table_header(self, task: str, key: str) -> bool:
+        """Whether a `[tasks.TASK.KEY]` (or `[tasks.TASK.KEY.more]`) header made key, which
+        is what a task name with an unquoted dot gives, rather than `KEY = {...}`."""
+        # headers as _find_line compares them, without spaces: "[tasks.a.b]", "[tasks.a.b.c]"
+        headers = tuple(
+            f"[tasks.{t}.{k}{end}"
+            for t in (task, f'"{task}"', f"'{task}'")
+            for k in (key, f'"{key}"', f"'{key}'")
+            for end in ("]", ".")
+        )
+        return any(
+            line.strip().replace(" ", "").replace("\t", "").startswith(headers)
+            for line in self.lines
+        )
 
     def validate(self, document: dict, overrides: dict[str, str]) -> tuple[Settings, tuple]:
         self.no_nul(document)
@@ -546,11 +602,20 @@ class _Validator:
     def task(self, name, body, settings: Settings, variables, global_env) -> Task:
         if not name or not _NAME_CHARS.issuperset(name) or name[0] in "-.":
             raise self.error(
-                f"task name '{name}' may only use letters, digits, '_', '-' and '.', "
+                f"task name '{name}' may only use ASCII letters, digits, '_', '-' and '.', "
                 "and may not start with '-' or '.'",
                 task=name,
                 hint="rename the task, e.g. [tasks.clean_users]",
             )
+        if len(name) > MAX_NAME_BYTES:  # ASCII by now: one byte a character
+            error = self.error(
+                f"task name is {len(name)} characters long, more than the {MAX_NAME_BYTES} allowed",
+                task=name,
+                hint="choose a shorter name: its log is .dagmake/logs/<task name>.log, "
+                "and file systems limit the length of a file name",
+            )
+            error.task = f"{name[:40]}..."  # the line is found; the message need not repeat it
+            raise error
         if not isinstance(body, dict):
             raise self.error(
                 f"must be a table, not {_type_name(body)}",
@@ -649,7 +714,25 @@ class _Validator:
                     key="inputs",
                     hint="name the files or subdirectories the task reads",
                 )
+        own_file = self.name
         for output in outputs:
+            if output == own_file:
+                raise self.error(
+                    f"output '{output}' is the Pipefile itself",
+                    task=name,
+                    key="outputs",
+                    hint="remove it from 'outputs': dagmake --clean deletes outputs; "
+                    "to generate the Pipefile, keep the generator outside dagmake",
+                )
+            # (output[0] first: the cheap test that almost every output fails; never empty)
+            if output[0] == "." and output.startswith(".dagmake") and output[8:9] in ("", "/"):
+                raise self.error(
+                    f"output '{output}' is inside .dagmake/, where dagmake keeps its state",
+                    task=name,
+                    key="outputs",
+                    hint="write it elsewhere in the project: dagmake --clean deletes outputs, "
+                    "and dagmake overwrites what is in .dagmake/",
+                )
             if "*" in output or "?" in output or "[" in output:
                 raise self.error(
                     f"output '{output}' is a glob; outputs must be plain paths",
@@ -689,6 +772,10 @@ class _Validator:
                 self.fill(line, command_values, task=name, field="cmd", file=self.file)
                 for line in lines
             )
+            # an empty or blank command, as written or once a placeholder is filled in with
+            # nothing (strip() returns the very string when there is nothing to strip: no copy)
+            if not all(map(str.strip, commands)):
+                raise self.empty_command(name, cmd, commands)
             action = ShellAction(commands, settings.shell)
         else:
             action = None
@@ -708,10 +795,31 @@ class _Validator:
             tuple(sorted(resources.items())),
         )
 
+    def empty_command(self, task: str, cmd, commands: tuple) -> PipefileError:
+        """The error for the first of commands (cmd, its placeholders filled in) that is empty
+        or blank: as written, or only once its placeholders are filled in."""
+        index = next(i for i, command in enumerate(commands) if not command.strip())
+        what = "'cmd'" if isinstance(cmd, str) else f"command {index + 1} of 'cmd'"
+        written = cmd if isinstance(cmd, str) else cmd[index]
+        filled = bool(written.strip())
+        message = f"{what} is empty"
+        if filled:
+            message += f" once its placeholders are filled in ({written!r})"
+        fix = (
+            "check what its placeholders hold"
+            if filled
+            else "write the command"
+            if isinstance(cmd, str)
+            else "remove the empty command"
+        )
+        hint = f"{fix}, or remove 'cmd' to make the task a group of its 'after' tasks"
+        return self.error(message, task=task, key="cmd", hint=hint)
+
     def fill(self, text: str, values, *, task: str, field: str, file: str) -> str:
         """Expand placeholders; a second pass fills built-ins that came in through a var."""
         if "{{" not in text:
             return text
+        written = text
         try:
             text = expand(text, values, task=task, field=field, file=file)
             if "{{" in text:
@@ -719,6 +827,20 @@ class _Validator:
         except PipefileError as error:
             # expand() knows the field, not the line; the line of "env.X" is that of "env"
             error.line = _find_line(self.lines, task, field.split(".", 1)[0])
+            # the first name it lacks: in what was written, else in what a var brought in
+            unknown = next(
+                (n for n in (*names_in(written), *names_in(text)) if n not in values), None
+            )
+            if unknown in ("inputs", "outputs") and error.message.startswith("unknown placeholder"):
+                # in inputs, outputs and cwd: a task's paths cannot be made of its paths
+                error.message = (
+                    f"'{{{{{unknown}}}}}' cannot be used in '{field}': "
+                    "{{inputs}} and {{outputs}} are only available in 'cmd' and 'env'"
+                )
+                error.hint = (
+                    "write the paths themselves, or put them in a [vars] entry "
+                    "and use that here and in 'cmd'"
+                )
             raise
         return text
 

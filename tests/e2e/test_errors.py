@@ -226,6 +226,69 @@ CASES = {
         """,
         ["Pipefile.toml:3:", "task 'a'", "'env.A' contains a NUL character"],
     ),
+    "output-is-the-pipefile": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt"
+        outputs = ["Pipefile.toml"]
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "output 'Pipefile.toml' is the Pipefile itself"],
+    ),
+    "output-in-the-state-directory": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt"
+        outputs = [".dagmake"]
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "output '.dagmake' is inside .dagmake/"],
+    ),
+    "empty-cmd": (
+        """\
+        [tasks.a]
+        cmd = "  "
+        """,
+        ["Pipefile.toml:2:", "task 'a'", "'cmd' is empty", "remove 'cmd'"],
+    ),
+    "empty-command-in-a-list": (
+        """\
+        [tasks.a]
+        cmd = ["touch ran.txt", ""]
+        """,
+        ["Pipefile.toml:2:", "task 'a'", "command 2 of 'cmd' is empty"],
+    ),
+    "cmd-a-var-makes-empty": (
+        """\
+        [vars]
+        step = ""
+
+        [tasks.a]
+        cmd = "{{step}}"
+        """,
+        ["Pipefile.toml:5:", "task 'a'", "'cmd' is empty once its placeholders are filled in"],
+    ),
+    "task-name-too-long": (  # its log's file name would be too long: it failed at run time
+        f"""\
+        [tasks.{"n" * 300}]
+        cmd = "touch ran.txt"
+        """,
+        ["Pipefile.toml:1:", "task name is 300 characters long, more than the 200 allowed"],
+    ),
+    "outputs-placeholder-in-outputs": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt"
+        outputs = ["{{outputs}}"]
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "only available in 'cmd' and 'env'"],
+    ),
+    "synonym-of-a-key": (
+        """\
+        [tasks.a]
+        cmd = "touch ran.txt"
+        environment = { A = "1" }
+        """,
+        ["Pipefile.toml:3:", "task 'a'", "unknown key 'environment', did you mean 'env'?"],
+    ),
 }
 
 
@@ -472,3 +535,23 @@ def test_an_override_of_an_unknown_var_is_a_usage_error(project):
     assert "has no var 'enviroment'" in result.stderr
     assert "did you mean 'environment'?" in result.stderr
     assert not project.exists("a.txt")
+
+
+def test_clean_never_deletes_the_pipefile_or_the_state(project):
+    for output in ("Pipefile.toml", ".dagmake"):
+        project.pipefile(f'[tasks.a]\ncmd = "true"\noutputs = ["{output}"]\n')
+        project.write(".dagmake/keep")
+        assert_user_error(project.run("--clean"), "task 'a'", f"output '{output}' is")
+        assert project.exists("Pipefile.toml")
+        assert project.exists(".dagmake/keep")
+
+
+def test_a_pipefile_with_a_byte_order_mark_runs(project):
+    # as Notepad and other Windows editors save UTF-8
+    project.path("Pipefile.toml").write_bytes(
+        b'\xef\xbb\xbf[tasks.a]\ncmd = "echo hi > a.txt"\noutputs = ["a.txt"]\n'
+    )
+    result = project.run()
+    assert result.returncode == 0, result
+    assert project.read("a.txt") == "hi\n"
+    assert project.run().ran() == []  # and from the parse cache, still up to date

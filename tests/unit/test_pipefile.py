@@ -161,6 +161,85 @@ ERRORS = [
         ["project directory itself cannot be an output"],
     ),
     (
+        "the Pipefile as an output",
+        """
+        [tasks.a]
+        cmd = "x"
+        outputs = ["Pipefile.toml"]
+        """,
+        3,
+        ["task 'a'", "output 'Pipefile.toml' is the Pipefile itself", "hint: "],
+    ),
+    (
+        "an output inside .dagmake",
+        """
+        [tasks.a]
+        cmd = "x"
+        outputs = [".dagmake/x"]
+        """,
+        3,
+        ["task 'a'", "output '.dagmake/x' is inside .dagmake/, where dagmake keeps its state"],
+    ),
+    (
+        "an empty cmd",
+        """
+        [tasks.a]
+        help = "h"
+        cmd = ""
+        """,
+        3,
+        ["task 'a'", "'cmd' is empty", "hint: ", "remove 'cmd' to make the task a group"],
+    ),
+    (
+        "an empty command in a cmd list",
+        """
+        [tasks.a]
+        help = "h"
+        cmd = ["echo a", ""]
+        """,
+        3,
+        ["task 'a'", "command 2 of 'cmd' is empty", "remove 'cmd' to make the task a group"],
+    ),
+    (
+        "a cmd that a var makes empty",
+        """
+        [vars]
+        nothing = ""
+
+        [tasks.a]
+        help = "h"
+        cmd = "{{nothing}}"
+        """,
+        6,
+        ["task 'a'", "'cmd' is empty once its placeholders are filled in ('{{nothing}}')"],
+    ),
+    (
+        "a task name too long for a log file name",
+        f"""
+        [tasks.a]
+        cmd = "x"
+
+        [tasks.{"n" * 201}]
+        cmd = "x"
+        """,
+        4,
+        ["task name is 201 characters long, more than the 200 allowed", "hint: "],
+    ),
+    (
+        "{{outputs}} in outputs",
+        """
+        [tasks.a]
+        cmd = "x"
+        outputs = ["{{outputs}}.bak"]
+        """,
+        3,
+        [
+            "task 'a'",
+            "'{{outputs}}' cannot be used in 'outputs': "
+            "{{inputs}} and {{outputs}} are only available in 'cmd' and 'env'",
+        ],
+    ),
+    (
         "group with outputs",
         """
         [tasks.a]
@@ -180,7 +259,7 @@ ERRORS = [
         cmd = "x"
         """,
         4,
-        ["task name 'bad name' may only use"],
+        ["task name 'bad name' may only use ASCII letters, digits"],
     ),
     (
         "task name starting with a dash",
@@ -1094,3 +1173,286 @@ def test_an_input_that_a_var_makes_empty_is_refused_as_the_whole_project():
     with pytest.raises(PipefileError) as caught:
         parse('[vars]\nraw = ""\n[tasks.a]\ncmd = "x"\ninputs = ["{{ raw }}"]\n')
     assert "contains the whole project" in str(caught.value)
+
+
+# --- outputs dagmake must not delete or overwrite ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "written", ["Pipefile.toml", "./Pipefile.toml", "data/../Pipefile.toml", "{root}/Pipefile.toml"]
+)
+def test_an_output_that_is_the_pipefile_is_refused(written):
+    # `dagmake --clean` deletes outputs: it would delete the Pipefile
+    written = written.format(root=os.getcwd())
+    error = load_error(f'[tasks.a]\ncmd = "x"\noutputs = ["{written}"]\n')
+    assert isinstance(error, PipefileError)
+    assert error.message == "output 'Pipefile.toml' is the Pipefile itself"
+    assert (error.task, error.key, error.line) == ("a", "outputs", 3)
+    assert error.hint
+
+
+def test_the_pipefile_given_with_f_is_the_one_no_task_may_output():
+    with open("other.toml", "w") as f:
+        f.write('[tasks.a]\ncmd = "x"\noutputs = ["Pipefile.toml"]\n')
+    # another file's name: a task may write a Pipefile.toml beside other.toml
+    assert pipefile.load("other.toml", write_cache=False).tasks[0].outputs == ("Pipefile.toml",)
+    with open("other.toml", "w") as f:
+        f.write('[tasks.a]\ncmd = "x"\noutputs = ["other.toml"]\n')
+    with pytest.raises(PipefileError) as caught:
+        pipefile.load("other.toml", write_cache=False)
+    assert "output 'other.toml' is the Pipefile itself" in str(caught.value)
+
+
+def test_an_input_that_is_the_pipefile_is_allowed():
+    assert task_of('[tasks.a]\ncmd = "x"\ninputs = ["Pipefile.toml"]\n').inputs == (
+        "Pipefile.toml",
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        (".dagmake", ".dagmake"),
+        (".dagmake/", ".dagmake"),
+        ("./.dagmake/logs", ".dagmake/logs"),
+        (".dagmake/logs/a.log", ".dagmake/logs/a.log"),
+        ("data/../.dagmake/state", ".dagmake/state"),
+    ],
+)
+def test_an_output_in_the_state_directory_is_refused(written, shown):
+    error = load_error(f'[tasks.a]\ncmd = "x"\noutputs = ["{written}"]\n')
+    assert isinstance(error, PipefileError)
+    assert error.message == f"output '{shown}' is inside .dagmake/, where dagmake keeps its state"
+    assert (error.task, error.key) == ("a", "outputs")
+    assert error.hint
+
+
+@pytest.mark.parametrize("written", [".dagmake2", ".dagmake.bak/x", "data/.dagmake"])
+def test_an_output_merely_named_like_the_state_directory_is_allowed(written):
+    assert task_of(f'[tasks.a]\ncmd = "x"\noutputs = ["{written}"]\n').outputs == (written,)
+
+
+# --- empty commands ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('cmd = ""', "'cmd' is empty"),
+        ('cmd = "   "', "'cmd' is empty"),
+        ("cmd = '''\n\n'''", "'cmd' is empty"),
+        ('cmd = ["echo a", ""]', "command 2 of 'cmd' is empty"),
+        ('cmd = ["\\t", "echo a"]', "command 1 of 'cmd' is empty"),
+        ('cmd = [""]', "command 1 of 'cmd' is empty"),
+    ],
+)
+def test_an_empty_command_is_refused(line, message):
+    error = load_error(f"[tasks.a]\nhelp = 'h'\n{line}\n")
+    assert isinstance(error, PipefileError)
+    assert error.message == message
+    assert (error.task, error.key, error.line) == ("a", "cmd", 3)
+    assert "remove 'cmd' to make the task a group of its 'after' tasks" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "message"),
+    [
+        ('[vars]\nx = ""\n[tasks.a]\ncmd = "{{x}}"\n', {}, "'cmd' is empty"),
+        ('[vars]\nx = " "\n[tasks.a]\ncmd = "{{ x }} "\n', {}, "'cmd' is empty"),
+        ('[vars]\nx = ""\n[tasks.a]\ncmd = ["echo", "{{x}}"]\n', {}, "command 2 of 'cmd' is empty"),
+        ('[vars]\nx = "echo"\n[tasks.a]\ncmd = "{{x}}"\n', {"x": ""}, "'cmd' is empty"),
+        ('[vars]\nx = "{{y}}"\ny = ""\n[tasks.a]\ncmd = "{{x}}"\n', {}, "'cmd' is empty"),
+        ('[tasks.a]\ncmd = "{{inputs}}"\n', {}, "'cmd' is empty"),
+    ],
+)
+def test_a_command_its_placeholders_make_empty_is_refused(text, overrides, message):
+    with pytest.raises(PipefileError) as caught:
+        parse(text, overrides)
+    assert caught.value.message.startswith(message + " once its placeholders are filled in")
+    assert (caught.value.task, caught.value.key) == ("a", "cmd")
+    assert "remove 'cmd'" in caught.value.hint
+
+
+def test_a_command_with_placeholders_that_fill_something_is_kept():
+    task = task_of('[vars]\nx = "a"\n[tasks.a]\ncmd = ["echo", "{{x}}"]\n')
+    assert task.action.commands == ("echo", "a")
+
+
+# --- task names --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["café", "naïve_join", "данные"])
+def test_a_task_name_with_non_ascii_letters_says_ascii(name):
+    error = load_error(f'[tasks."{name}"]\ncmd = "x"\n')
+    assert isinstance(error, PipefileError)
+    assert f"task name '{name}' may only use ASCII letters, digits, '_', '-' and '.'" in str(error)
+
+
+def test_a_task_name_longer_than_200_bytes_is_refused():
+    # its log, .dagmake/logs/<name>.log, must fit the 255 bytes a file name may have
+    name = "n" * 201
+    error = load_error(f'[tasks.{name}]\ncmd = "x"\n')
+    assert isinstance(error, PipefileError)
+    assert error.message == "task name is 201 characters long, more than the 200 allowed"
+    assert error.line == 1
+    assert ".log" in error.hint
+    assert name not in str(error)  # shortened in the message
+    assert task_of(f'[tasks.{"n" * 200}]\ncmd = "x"\n', "n" * 200).name == "n" * 200
+
+
+# --- unknown keys ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line", ["zzz = {}", 'zzz = { cmd = "y" }', "zzz = 1", 'zzz.cmd = "y"', "zzz = [{}]"]
+)
+def test_an_unknown_key_not_from_a_table_header_gets_the_allowed_keys(line):
+    error = load_error(f'[tasks.a]\ncmd = "x"\n{line}\n')
+    assert error.message == "unknown key 'zzz'"
+    assert "must be quoted" not in error.hint
+    assert error.hint.startswith("keys allowed in task 'a': help, cmd")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["[tasks.a.zzz]", "[ tasks . a . zzz ]  # a comment", '[tasks."a".zzz]', "[tasks.a.zzz.env]"],
+)
+def test_an_unknown_table_from_a_dotted_header_is_taken_for_a_dotted_task_name(header):
+    error = load_error(f'[tasks.a]\ncmd = "x"\n\n{header}\ncmd = "y"\n')
+    assert error.message == "unknown key 'zzz'"
+    assert error.hint == 'a task name with a dot must be quoted: [tasks."a.zzz"]'
+
+
+SYNONYMS = [
+    *[(key, "after") for key in ("depends_on", "deps", "needs", "requires", "depends")],
+    *[(key, "cwd") for key in ("working_dir", "workdir", "dir", "directory")],
+    *[(key, "env") for key in ("environment", "environ")],
+    *[(key, "cmd") for key in ("run", "command", "commands", "script", "shell")],
+    *[(key, "outputs") for key in ("targets", "produces", "outs")],
+    *[(key, "inputs") for key in ("sources", "srcs", "deps_files")],
+    *[(key, "help") for key in ("description", "desc", "doc")],
+    ("retry", "retries"),
+]
+
+
+@pytest.mark.parametrize(("key", "meant"), SYNONYMS)
+def test_another_tools_word_for_a_task_key_suggests_ours(key, meant):
+    # with a table value too: `environment = {}` is not a task name with a dot
+    for value in ('["x"]', "{}"):
+        error = load_error(f"[tasks.a]\nhelp = 'h'\n{key} = {value}\n")
+        assert error.message == f"unknown key '{key}', did you mean '{meant}'?"
+        assert (error.task, error.key, error.line) == ("a", key, 3)
+        assert "must be quoted" not in error.hint
+
+
+def test_a_synonym_of_after_says_where_a_file_dependency_goes():
+    error = load_error('[tasks.a]\ncmd = "x"\ndepends_on = ["data.csv"]\n')
+    assert "'inputs'" in error.hint
+
+
+def test_a_synonym_is_suggested_only_where_its_key_is_allowed():
+    assert str(load_error('[environment]\nA = "1"\n[tasks.a]\ncmd = "x"\n')).startswith(
+        "Pipefile.toml:1: unknown key 'environment', did you mean 'env'?"
+    )
+    # [settings] has no cwd
+    assert "did you mean 'cwd'" not in str(
+        load_error('[settings]\ndir = "x"\n[tasks.a]\ncmd = "x"\n')
+    )
+
+
+# --- a byte-order mark -------------------------------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+def write_bytes(data: bytes) -> str:
+    path = os.path.join(os.getcwd(), "Pipefile.toml")
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def test_a_pipefile_starting_with_a_byte_order_mark_loads():
+    path = write_bytes(BOM + b'[tasks.a]\ncmd = "echo a"\noutputs = ["a.txt"]\n')
+    project = pipefile.load(path, write_cache=False)
+    assert project.tasks[0].action.commands == ("echo a",)
+    assert project.source.startswith(BOM)  # the bytes as read, which the caches compare
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        (b'[tasks.a]\ncmd = "x" y\n', "Pipefile.toml:2:11: invalid TOML"),
+        (b'[tasks.a] y\ncmd = "x"\n', "Pipefile.toml:1:11: invalid TOML"),
+        (b'[tasks.a]\ncmd = "x"\nzzz = 1\n', "Pipefile.toml:3: task 'a': unknown key"),
+        # a graph error, located after parsing; line 1 with the mark is still [tasks.a]
+        (b'[tasks.a]\ncmd = "x"\nafter = ["b"]\n', "Pipefile.toml:3: task 'a': 'after'"),
+        (b'[settings]\ndefault = ["b"]\n[tasks.a]\ncmd = "x"\n', "Pipefile.toml:2: "),
+    ],
+)
+def test_a_byte_order_mark_moves_no_error(text, start):
+    with pytest.raises(DagmakeError) as with_mark:
+        pipefile.load(write_bytes(BOM + text), write_cache=False)
+    with pytest.raises(DagmakeError) as without:
+        pipefile.load(write_bytes(text), write_cache=False)
+    assert str(with_mark.value) == str(without.value)
+    assert str(with_mark.value).startswith(start), str(with_mark.value)
+
+
+def test_a_byte_order_mark_leaves_the_byte_of_bad_utf8_right():
+    path = write_bytes(BOM + b'[tasks.a]\ncmd = "\xff"\n')
+    with pytest.raises(PipefileError, match=r"not valid UTF-8 \(byte 20\)"):
+        pipefile.load(path, write_cache=False)
+
+
+def test_adding_or_removing_a_byte_order_mark_is_a_change_to_the_cache(tmp_path, parses):
+    text = b'[tasks.a]\ncmd = "echo a"\n'
+    path = write_bytes(BOM + text)
+    pipefile.load(path)
+    pipefile.load(path)
+    assert len(parses) == 1
+    write_bytes(text)
+    assert pipefile.load(path).source == text
+    assert len(parses) == 2
+    write_bytes(BOM + text.replace(b"echo a", b"echo b"))
+    assert pipefile.load(path).tasks[0].action.commands == ("echo b",)
+    assert len(parses) == 3
+
+
+# --- {{inputs}} and {{outputs}} outside cmd and env ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "name", "field"),
+    [
+        ('outputs = ["{{outputs}}"]', "outputs", "outputs"),
+        ('outputs = ["{{ inputs }}.bak"]', "inputs", "outputs"),
+        ('inputs = ["{{inputs}}"]', "inputs", "inputs"),
+        ('inputs = ["x", "{{outputs}}"]', "outputs", "inputs"),
+        ('cwd = "{{inputs}}"', "inputs", "cwd"),
+        ('outputs = ["{{via_var}}"]', "inputs", "outputs"),  # a var holding {{inputs}}
+    ],
+)
+def test_inputs_and_outputs_placeholders_outside_cmd_and_env_say_where_they_work(line, name, field):
+    error = load_error(f'[vars]\nvia_var = "{{{{inputs}}}}.bak"\n[tasks.a]\ncmd = "x"\n{line}\n')
+    assert isinstance(error, PipefileError)
+    assert error.message == (
+        f"'{{{{{name}}}}}' cannot be used in '{field}': "
+        "{{inputs}} and {{outputs}} are only available in 'cmd' and 'env'"
+    )
+    assert (error.task, error.key, error.line) == ("a", field, 5)
+    assert "unknown placeholder" not in str(error)
+
+
+def test_another_unknown_placeholder_beside_outputs_is_still_unknown():
+    error = load_error('[tasks.a]\ncmd = "x"\noutputs = ["{{nope}}/{{outputs}}"]\n')
+    assert error.message == "unknown placeholder '{{nope}}' in 'outputs'"
+
+
+def test_inputs_and_outputs_placeholders_work_in_cmd_and_env():
+    task = task_of(
+        '[tasks.a]\ncmd = "cp {{inputs}} {{outputs}}"\nenv = { OUT = "{{outputs}}" }\n'
+        'inputs = ["i"]\noutputs = ["o"]\n'
+    )
+    assert task.action.commands == ("cp i o",)
+    assert dict(task.env)["OUT"] == "o"
