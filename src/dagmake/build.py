@@ -10,6 +10,7 @@ from .errors import GraphError
 from .events import BuildSummary, Reporter, RunFinished, RunStarted, TaskFinished
 from .files import shown as _shown
 from .plan import UPSTREAM_RUNS, judge, plan
+from .sig import sigterm_as_interrupt
 from .state import INTERRUPTED, Record, StateStore
 
 
@@ -17,6 +18,7 @@ def selection(project, targets=(), *, force=(), force_all=False) -> tuple[set[st
     """The task names a build considers, and which of them are forced (name -> why).
 
     No targets means settings.default, else every task. Forced tasks join the selection.
+    Forcing a group forces the tasks it gathers (through nested groups), not their upstream.
     """
     graph = project.graph
     if targets:
@@ -29,11 +31,27 @@ def selection(project, targets=(), *, force=(), force_all=False) -> tuple[set[st
     for pattern in force:
         for name in graph.match(pattern, root=project.root, what="task to force"):
             forced[name] = "--force"
+            if graph.tasks[name].is_group:
+                for member in _gathered(graph, name):
+                    forced.setdefault(member, f"--force {name}")
     if forced:
         selected |= graph.upstream_closure(forced)
     if force_all:
         forced.update(dict.fromkeys(selected, "-B"))
     return selected, forced
+
+
+def _gathered(graph, group: str) -> list[str]:
+    """The tasks a group gathers: its upstream, and through a nested group that one's."""
+    found: dict[str, None] = {}
+    stack = list(graph.upstream[group])
+    while stack:
+        name = stack.pop()
+        if name not in found:
+            found[name] = None
+            if graph.tasks[name].is_group:
+                stack.extend(graph.upstream[name])
+    return list(found)
 
 
 def snapshot(project, names, seen: dict | None = None, *, strict: bool = True) -> tuple[dict, dict]:
@@ -66,17 +84,20 @@ def _snapshot_one(project, task, known: dict) -> tuple[dict, dict]:
     (path -> stamp) where it has the path, else fresh from the disk."""
     inputs: dict[str, dict] = {}
     outputs: dict[str, dict] = {}
-    _snapshot_task(project, task, known, None, project.graph.producers, inputs, outputs)
+    producers = project.graph.producers
+    _snapshot_task(project, task, known, None, producers, inputs, outputs, ready=True)
     return inputs, outputs
 
 
-def _snapshot_task(project, task, seen, root_fd, producers, inputs, outputs, strict=True) -> None:
+def _snapshot_task(
+    project, task, seen, root_fd, producers, inputs, outputs, strict=True, ready=False
+) -> None:
     root = project.root
     name = task.name
     stamps = {}
     for path in task.inputs:
         if files.is_glob(path):
-            for match in _glob_inputs(project, task, path, strict):
+            for match in _glob_inputs(project, task, path, strict, ready):
                 stamps[match] = _stamp(seen, root, match, root_fd)
             continue
         value = _stamp(seen, root, path, root_fd)
@@ -105,7 +126,11 @@ def _stamp(seen: dict, root: str, path: str, root_fd: int):
     return value
 
 
-def _glob_inputs(project, task, pattern: str, strict: bool = True) -> list[str]:
+def _glob_inputs(project, task, pattern: str, strict: bool = True, ready=False) -> list[str]:
+    """The paths glob pattern of task matches: files, and declared outputs.
+
+    Matching nothing is an error, except before the task is ready when a task it runs
+    `after` declares an output where the glob looks: that task may put files there."""
     matches = set(files.expand_glob(project.root, pattern))
     matches.update(project.graph.outputs_matching(pattern))
     if task.outputs:
@@ -113,6 +138,8 @@ def _glob_inputs(project, task, pattern: str, strict: bool = True) -> list[str]:
         inside = tuple(output + "/" for output in task.outputs)
         matches = {match for match in matches if not match.startswith(inside)}
     if not matches and strict and not project.graph.glob_reaches_outputs(pattern):
+        if not ready and _after_may_write(project.graph, task, pattern):
+            return []
         raise _input_error(
             project,
             task,
@@ -120,6 +147,28 @@ def _glob_inputs(project, task, pattern: str, strict: bool = True) -> list[str]:
             "check the pattern (** matches any number of directories)",
         )
     return sorted(matches)
+
+
+def _after_may_write(graph, task, pattern: str) -> bool:
+    """Whether a task that task runs `after` (or one a group there gathers) declares an
+    output the glob could find files in or under: `**/*.csv` after a task writing `parts`."""
+    fixed = []  # the glob's directories before its first wildcard
+    for part in pattern.split("/")[:-1]:
+        if files.is_glob(part):
+            break
+        fixed.append(part)
+    where = "/".join(fixed)
+    for name in task.after:
+        for writer in _gathered(graph, name) if graph.tasks[name].is_group else (name,):
+            for output in graph.tasks[writer].outputs:
+                if not where or _related(output, where):
+                    return True
+    return False
+
+
+def _related(a: str, b: str) -> bool:
+    """One path is the other or lies inside it."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def _input_error(project, task, message: str, hint: str) -> GraphError:
@@ -243,6 +292,8 @@ def build(
             or os.cpu_count()
             or 1
         )
+        if runner is None and jobs > _JOBS_ALWAYS_OPENABLE and len(work) > _JOBS_ALWAYS_OPENABLE:
+            jobs = _within_open_file_limit(jobs, warn)
         reporter.handle(RunStarted(work, up_to_date, jobs, started_wall))
         if not work:
             # (not with an on_success hook: the fast no-op path would skip it)
@@ -283,6 +334,24 @@ def build(
 
         run_hook(project, summary, warn=warn)
     return summary
+
+
+# Under the smallest usual open-file limit (256) this many commands always fit.
+_JOBS_ALWAYS_OPENABLE = 64
+
+
+def _within_open_file_limit(jobs: int, warn) -> int:
+    """jobs, or fewer when that many commands at once would run out of file descriptors."""
+    from .runner import most_commands_at_once
+
+    room = most_commands_at_once()
+    if room is None or jobs <= room:
+        return jobs
+    warn(
+        f"running at most {room} tasks at once, not {jobs}: each running task needs open "
+        "files, and the open-file limit (ulimit -n) allows no more; raise it to run more"
+    )
+    return room
 
 
 def _clock_skew(work, seen: dict) -> list[str]:
@@ -348,41 +417,6 @@ def _local_resources(the_plan):
         return max(1, math.ceil(dict(task.resources).get("cpu", 1)))
 
     return cost, ignored
-
-
-class sigterm_as_interrupt:
-    """While active, SIGTERM and SIGHUP (a closed terminal or ssh session) raise
-    KeyboardInterrupt as Ctrl-C does, so all stop the running tasks, record them, and
-    end the CLI with exit 130: tasks run in their own process groups and would
-    otherwise live on, orphaned. A SIGHUP ignored by `nohup` stays ignored. Outside the
-    main thread, where Python cannot set signal handlers, it does nothing."""
-
-    def __enter__(self):
-        from .sig import signal
-
-        self.previous = {}
-        for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if signum is None:
-                continue
-            try:
-                previous = signal.getsignal(signum)
-                if signum != signal.SIGTERM and previous == signal.SIG_IGN:
-                    continue
-                signal.signal(signum, _raise_interrupt)
-            except ValueError:
-                return self
-            self.previous[signum] = previous
-        return self
-
-    def __exit__(self, *exc):
-        from .sig import signal
-
-        for signum, previous in self.previous.items():
-            signal.signal(signum, previous)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def critical_path_priority(the_plan, records) -> dict[str, float]:

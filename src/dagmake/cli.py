@@ -7,6 +7,7 @@ import sys
 
 from .errors import DagmakeError, UsageError
 from .files import shown as _display
+from .sig import sigterm_as_interrupt
 
 USAGE = """\
 usage: dagmake [OPTIONS] [TARGET ...] [NAME=value ...]
@@ -211,8 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run dagmake with argv (default sys.argv[1:]); return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        options = parse_args(argv)
-        return run(options)
+        # from the first moment: cron, systemd and CI stop a job with SIGTERM, and it
+        # must end as Ctrl-C does (exit 130), also while the Pipefile is read
+        with sigterm_as_interrupt():
+            options = parse_args(argv)
+            return run(options)
     except DagmakeError as error:
         _print_error(str(error))
         _json_error(argv, str(error), error.exit_code)
@@ -280,13 +284,10 @@ def run(options: Options) -> int:
 
         return watch(project, options, warn=_warn)
     if options.clean:
-        from .build import sigterm_as_interrupt
-
-        with sigterm_as_interrupt():
-            return _clean(project, options)
+        return _clean(project, options)
     if read_only:
         return _show(project, options)
-    from .build import build, sigterm_as_interrupt
+    from .build import build
 
     runner = _runner(project, options)
     latency_wait = options.latency_wait
@@ -294,25 +295,24 @@ def run(options: Options) -> int:
         latency_wait = 5.0 if options.executor == "dask" else 0.0
     reporter, written = _reporters(project, options)
     try:
-        with sigterm_as_interrupt():
-            summary = build(
-                project,
-                options.targets,
-                force=options.force,
-                force_all=options.force_all,
-                jobs=options.jobs,
-                keep_going=options.keep_going,
-                retries=options.retries,
-                reporter=reporter,
-                stream=options.verbose,
-                wait=options.wait,
-                warn=_warn,
-                # -q: "nothing when all is well", and waiting is no failure
-                notice=(lambda message: None) if options.quiet else None,
-                runner=runner,
-                latency_wait=latency_wait,
-                stamps=fresh_stamps,
-            )
+        summary = build(
+            project,
+            options.targets,
+            force=options.force,
+            force_all=options.force_all,
+            jobs=options.jobs,
+            keep_going=options.keep_going,
+            retries=options.retries,
+            reporter=reporter,
+            stream=options.verbose,
+            wait=options.wait,
+            warn=_warn,
+            # -q: "nothing when all is well", and waiting is no failure
+            notice=(lambda message: None) if options.quiet else None,
+            runner=runner,
+            latency_wait=latency_wait,
+            stamps=fresh_stamps,
+        )
     finally:
         if runner is not None:
             runner.close()
@@ -368,6 +368,8 @@ def _check_modes(options: Options) -> None:
     ]
     if len(modes) > 1:
         raise UsageError(f"{modes[0]} cannot be combined with {modes[1]}")
+    if options.quiet and options.verbose:
+        raise UsageError("-q/--quiet and -v/--verbose contradict each other")
     if not options.watch and (options.debounce is not None or options.poll):
         flag = "--debounce" if options.debounce is not None else "--poll"
         raise UsageError(f"{flag} goes with -w/--watch", hint=f"dagmake -w {flag} ...")

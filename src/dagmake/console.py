@@ -27,6 +27,7 @@ class ConsoleReporter(Reporter):
         self.finished = 0
         self.running: list[str] = []
         self._status_shown = False
+        self._retrying: dict[str, int] = {}  # task -> its attempt that failed and will retry
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -101,9 +102,10 @@ class ConsoleReporter(Reporter):
         self._write(f"{event.name}| {event.line}\n")
 
     def on_AttemptFailed(self, event) -> None:
+        attempt = event.attempt
+        self._retrying[event.step.name] = attempt.number
         if self.quiet:  # a retry may still make it good; if not, the failure shows every attempt
             return
-        attempt = event.attempt
         self._write(
             f"{event.step.name}: attempt {attempt.number}/{event.total} failed: "
             f"{attempt.describe(event.step.task.timeout)}; retrying in {event.retry_in:g} s\n"
@@ -135,7 +137,14 @@ class ConsoleReporter(Reporter):
             self._write(header + "\n" + body)
             return
         label = "FAILED" if outcome.status == FAILED else "INTERRUPTED"
-        header = f"{self._paint(label, '31;1')} {name} ({outcome.describe()}{retried}, {seconds})"
+        why = f"{outcome.describe()}{retried}, {seconds}"
+        if outcome.status == INTERRUPTED and self._retrying.get(name) == len(outcome.attempts):
+            # stopped in the delay before its next attempt, not while an attempt ran
+            why = (
+                f"while waiting to retry after attempt {len(outcome.attempts)} failed: "
+                f"{outcome.describe()}"
+            )
+        header = f"{self._paint(label, '31;1')} {name} ({why})"
         # also after -v streamed it: there it may be interleaved with other tasks' lines
         body = _read_log(outcome.log_path, TAIL_LINES)
         footer = f"  log: {_shown(outcome.log_path)}\n"

@@ -174,6 +174,14 @@ class Graph:
                 if path in self.producers:
                     return [self.producers[path]]
                 path = path.rpartition("/")[0]
+        # a source file named as a target: say so, rather than "unknown"
+        readers = [
+            name
+            for name in self.order
+            if any(path in self.tasks[name].inputs for path in candidates)
+        ]
+        if readers:
+            raise _an_input(pattern, readers, what)
         raise TargetError(
             f"unknown {what} '{pattern}'{did_you_mean(pattern, [*self.tasks, *self.producers])}",
             hint="dagmake -l lists the tasks",
@@ -185,6 +193,21 @@ class Graph:
         for target in targets:
             named.extend(self.match(target, root=root))
         return self.upstream_closure(named)
+
+
+def _an_input(pattern: str, readers: list[str], what: str) -> TargetError:
+    """The error for a target that is a source: an input of readers that no task writes."""
+    tasks = ", ".join(f"'{name}'" for name in readers[:3]) + (", ..." if len(readers) > 3 else "")
+    if what == "task":  # --clean
+        hint = "--clean deletes declared outputs only, never a source"
+    else:
+        command = "dagmake --force" if what == "task to force" else "dagmake"
+        hint = f"name the task instead: {command} {readers[0]}"
+    return TargetError(
+        f"'{pattern}' is an input of task{'s' if len(readers) > 1 else ''} {tasks}, "
+        "not an output: no task produces it",
+        hint=hint,
+    )
 
 
 def _producers_of(path: str, producers: dict[str, str], outputs_sorted: list[str]):

@@ -93,6 +93,28 @@ def direct_argv(command: str, shell: str) -> list[str] | None:
     return argv
 
 
+# A running command holds its output pipe, its pidfd and its log open.
+FILES_PER_COMMAND = 3
+# dagmake's own files (state, history, lock, the terminal) and a command being started.
+FILES_RESERVED = 48
+
+
+def most_commands_at_once() -> int | None:
+    """How many commands fit in the open-file limit (`ulimit -n`) at once; None: no limit.
+
+    The limit is not raised: the commands would inherit a higher one, and some programs
+    loop over every possible descriptor.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return max(1, (soft - FILES_RESERVED) // FILES_PER_COMMAND)
+
+
 class ProcessRunner:
     """Runs tasks' actions as child processes, each in its own process group.
 
@@ -236,18 +258,24 @@ class ProcessRunner:
         """After a command (or at the start, with 0): spawn the next, or end the attempt."""
         argv = next(job.commands, None) if exit_code == 0 and not job.timed_out else None
         if argv is not None:
+            job.ran += 1
             if self._stopping:
                 exit_code = 130
             else:
                 exit_code = self._spawn(job, self.wrap(argv) if self.wrap else argv)
                 if exit_code is None:
                     return  # running; _exited() comes back here
+        if exit_code and job.listed is not None and not job.timed_out and not self._stopping:
+            _say_which_failed(job, exit_code)
         self._finish(job, exit_code)
 
     def _spawn(self, job: _Job, argv: list[str]) -> int | None:
         """Start argv for job; None once it runs, else the exit code of a failed start."""
         job.status = job.process = None  # the previous command's
-        read_end, write_end = os.pipe()
+        try:
+            read_end, write_end = os.pipe()
+        except OSError as error:  # out of file descriptors: this command cannot start
+            return _cannot_start(job, argv, error)
         try:
             if self._is_current_directory(job.cwd):
                 failure = self._posix_spawn(job, argv, write_end)
@@ -496,6 +524,9 @@ class _Job:
         self.log = log
         self.lines = lines
         self.commands = commands
+        listed = getattr(task.action, "commands", ())  # (a Python task has none)
+        self.listed = listed if len(listed) > 1 else None  # a `cmd` list
+        self.ran = 0  # how many of its commands have started
         self.env = env
         self.cwd = cwd
         self.started_wall = time.time()
@@ -525,6 +556,13 @@ class _Job:
                 if pid != 0:
                     self.status = os.waitstatus_to_exitcode(status)
         return self.status
+
+
+def _say_which_failed(job: _Job, exit_code: int) -> None:
+    """Name the command of a `cmd` list that failed, in the log: its exit code cannot."""
+    how = f"exit {exit_code}" if exit_code > 0 else f"killed by signal {-exit_code}"
+    count = f"{job.ran} of {len(job.listed)}"
+    job.output(f"dagmake: command {count} failed ({how}): {job.listed[job.ran - 1]}\n".encode())
 
 
 def _cannot_start(job: _Job, argv: list[str], error: OSError) -> int:

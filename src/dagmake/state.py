@@ -69,12 +69,23 @@ class Record(tuple):
 
 
 def ensure_state_dir(state_dir: str) -> None:
-    """Create .dagmake/ with a .gitignore of `*`, so it never ends up in version control."""
-    if os.path.isdir(state_dir):
+    """Create .dagmake/ with a .gitignore of `*`, so it never ends up in version control.
+
+    A .dagmake/ without one (made by hand, or its .gitignore deleted) gets it too. Costs
+    one stat when both are in place.
+    """
+    gitignore = os.path.join(state_dir, ".gitignore")
+    if os.path.lexists(gitignore):
         return
+    existed = os.path.isdir(state_dir)
     os.makedirs(state_dir, exist_ok=True)
-    with open(os.path.join(state_dir, ".gitignore"), "w") as f:
-        f.write("*\n")
+    try:
+        with open(gitignore, "w") as f:
+            f.write("*\n")
+    except OSError:
+        if not existed:
+            raise
+        # a full disk or a read-only .dagmake/: the build goes on without it
 
 
 def _frame(obj) -> bytes:

@@ -31,7 +31,7 @@ def watch(project, options, *, warn, source=None) -> int:
     Args:
         source: where changed paths come from (start/update/get/stop); default watchdog.
     """
-    from .build import sigterm_as_interrupt
+    from .sig import sigterm_as_interrupt
 
     with sigterm_as_interrupt():
         if source is None:
@@ -69,6 +69,8 @@ def _loop(project, options, source, warn) -> None:
             try:
                 project = load(project.pipefile, overrides=options.overrides)
             except DagmakeError as error:
+                if options.file is None and not os.path.exists(project.pipefile):
+                    error.hint = None  # deleted: no -f PATH to check
                 _error(f"{error}\ndagmake: still watching with the last good Pipefile")
                 if len(changed) == 1:
                     continue
@@ -281,9 +283,14 @@ def _say_watching(project, source, options, tasks) -> None:
     directories = {path if os.path.isdir(path) else os.path.dirname(path) for path in inputs}
     how = f" (polling every {source.interval:g} s)" if getattr(source, "polling", False) else ""
     print(
-        f"watching {len(inputs)} inputs in {len(directories)} directories{how}; Ctrl-C to stop",
+        f"watching {_count(len(inputs), 'input')} in "
+        f"{_count(len(directories), 'directory', 'directories')}{how}; Ctrl-C to stop",
         flush=True,
     )
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _describe(paths, root: str, shown: int = 5) -> str:

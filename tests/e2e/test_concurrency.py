@@ -142,3 +142,37 @@ def test_after_a_failure_the_next_run_resumes_where_it_stopped(project):
     assert sorted(result.ran()) == ["later", "slow"]
     project.write("fixed.flag")
     assert_ran(project.run("-j2"), ["bad", "down"])
+
+
+def test_more_jobs_than_open_files_allow_run_fewer_at_once_and_all_succeed(project):
+    # Each running task holds three files open; at `ulimit -n 150` only 34 fit beside
+    # dagmake's own. Asking for 80 at once must not run out of descriptors mid-build.
+    import resource
+    import subprocess
+
+    from conftest import dagmake_command
+
+    project.write(
+        "Pipefile.toml",
+        "\n".join(
+            f'[tasks.t{i}]\ncmd = "echo start; sleep 0.3; touch o{i}"\noutputs = ["o{i}"]\n'
+            for i in range(80)
+        ),
+    )
+
+    def low_limit():
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (150, hard))
+
+    completed = subprocess.run(
+        [*dagmake_command(), "-j", "80"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=low_limit,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "running at most 34 tasks at once, not 80" in completed.stderr
+    assert all((project.root / f"o{i}").exists() for i in range(80))

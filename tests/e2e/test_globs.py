@@ -93,3 +93,50 @@ def test_a_recursive_glob_ignores_what_its_task_wrote_into_its_own_output_direct
     project.write("src/b.txt", "2", ns=T0 + 100 * SECOND)
     assert project.run().ran() == ["copy"]
     assert_nothing_ran(project.run())
+
+
+RECURSIVE_AFTER = """\
+[tasks.parts]
+cmd = "mkdir -p parts && echo {{what}} > parts/a.{{ext}}"
+outputs = ["parts"]
+
+[tasks.rglob]
+cmd = "cat {{inputs}} > rglob.txt"
+inputs = ["**/*.csv"]
+outputs = ["rglob.txt"]
+after = ["parts"]
+
+[vars]
+what = "1"
+ext = "csv"
+"""
+
+
+def test_a_glob_that_only_an_after_task_can_feed_waits_for_it_on_a_fresh_checkout(project):
+    # `**/*.csv` makes no edge to `parts` (it may be a file); `after` orders them, and the
+    # glob may match nothing until `parts` has run
+    project.pipefile(RECURSIVE_AFTER)
+    dry = project.run("-n")
+    assert dry.returncode == 0, dry
+    assert dry.stdout == "parts: output parts is missing\nrglob: output rglob.txt is missing\n"
+    result = project.run()
+    assert_ran(result, ["parts", "rglob"])
+    assert project.read("rglob.txt") == "1\n"
+    assert_nothing_ran(project.run())
+
+
+def test_a_glob_still_matching_nothing_once_its_after_tasks_ran_fails_its_task(project):
+    project.pipefile(RECURSIVE_AFTER)
+    result = project.run("ext=txt")
+    assert result.returncode == 1, result
+    assert "input glob '**/*.csv' matches no file" in result.stdout
+    assert project.exists("parts/a.txt")  # `parts` ran first
+    assert not project.exists("rglob.txt")
+
+
+def test_a_glob_matching_nothing_where_no_after_task_writes_is_still_an_error(project):
+    project.pipefile(RECURSIVE_AFTER.replace('"**/*.csv"', '"data/**/*.csv"'))
+    result = project.run()
+    assert result.returncode == 2, result
+    assert "input glob 'data/**/*.csv' matches no file" in result.stderr
+    assert not project.exists("parts")  # nothing ran

@@ -236,6 +236,11 @@ def test_interrupt_during_a_retry_delay_ends_at_once(project, cleanup):
     assert build.wait() == 130, build.output
     assert build.seconds_since_signal() < 1.5
     assert "Traceback" not in build.output
+    # not "(exit 3, 0.00s)": no attempt was running when the interrupt came
+    assert (
+        "INTERRUPTED flaky (while waiting to retry after attempt 1 failed: exit 3)\n"
+        in build.stdout
+    ), build.output
     assert project.run("-n").stdout == "flaky: its last run was interrupted\n"
 
 
@@ -310,7 +315,7 @@ def test_sigterm_while_waiting_for_the_lock_exits_130(project):
 
 
 def test_a_sighup_that_nohup_ignores_stays_ignored_during_a_build():
-    from dagmake.build import sigterm_as_interrupt
+    from dagmake.sig import sigterm_as_interrupt
 
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
@@ -356,3 +361,41 @@ def test_an_interrupted_summary_still_names_the_first_failure_and_what_never_sta
     assert "stopped long" in build.stdout
     assert "dagmake: first failure: broken (exit 4), log .dagmake/logs/broken.log" in build.stdout
     assert "dagmake: not started: after_broken" in build.stdout
+
+
+def test_a_sigterm_while_the_pipefile_is_read_ends_dagmake_as_ctrl_c_does(project):
+    # A FIFO as the Pipefile holds dagmake inside its read for as long as the test likes.
+    import errno
+    import subprocess
+
+    from conftest import dagmake_command
+
+    os.mkfifo(project.root / "Pipefile.toml")
+    process = subprocess.Popen(
+        [*dagmake_command(), "-f", "Pipefile.toml"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    writer = None
+    try:
+
+        def reading() -> bool:  # a FIFO opens for writing only once a reader has it open
+            nonlocal writer
+            try:
+                writer = os.open(project.root / "Pipefile.toml", os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as error:
+                assert error.errno == errno.ENXIO, error
+                return False
+            return True
+
+        assert wait_until(reading)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if writer is not None:
+            os.close(writer)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, (out, err)
+    assert err.decode() == "dagmake: interrupted\n"

@@ -190,6 +190,15 @@ def test_verbose_streams_lines_prefixed_by_the_task_name(project):
         assert project.read(f".dagmake/logs/{name}.log").count("line") == 5
 
 
+def test_quiet_and_verbose_together_are_a_usage_error(project):
+    project.pipefile('[tasks.a]\ncmd = "touch a.txt"\noutputs = ["a.txt"]\n')
+    for args in (["-q", "-v"], ["-qv"], ["--verbose", "--quiet"]):
+        result = project.run(*args)
+        assert result.returncode == 2, result
+        assert result.stderr == "dagmake: -q/--quiet and -v/--verbose contradict each other\n"
+    assert not project.exists("a.txt")
+
+
 def test_a_task_that_prints_nothing_prints_just_its_header(project):
     project.pipefile('[tasks.silent]\ncmd = "touch s.txt"\noutputs = ["s.txt"]\n')
     lines = project.run().stdout.splitlines()
@@ -276,3 +285,28 @@ def test_verbose_still_prints_a_failures_tail_as_one_block(project):
     assert "FAILED bad (exit 3" in result.stdout
     block = result.stdout.split("FAILED bad", 1)[1]
     assert "  first\n  last\n" in block
+
+
+def test_a_failing_command_of_a_cmd_list_is_named_and_stops_the_list(project):
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = ["echo one > out", "exit 3", "echo three >> out"]
+        outputs = ["out"]
+
+        [tasks.b]
+        cmd = "exit 4"
+        outputs = ["b.txt"]
+        """
+    )
+    result = project.run("-k")
+    assert result.returncode == 1, result
+    assert "FAILED a (exit 3, " in result.stdout  # the failing command's exit code
+    assert "  dagmake: command 2 of 3 failed (exit 3): exit 3\n" in result.stdout
+    assert (
+        project.read(".dagmake/logs/a.log") == "dagmake: command 2 of 3 failed (exit 3): exit 3\n"
+    )
+    assert project.read("out") == "one\n"  # the list stopped there
+    # a single command needs no saying which one failed
+    assert "FAILED b (exit 4, " in result.stdout
+    assert project.read(".dagmake/logs/b.log") == ""

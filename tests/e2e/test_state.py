@@ -7,6 +7,8 @@ import subprocess
 import pytest
 
 from conftest import (
+    SECOND,
+    T0,
     Project,
     assert_nothing_ran,
     assert_ran,
@@ -66,6 +68,23 @@ def test_state_dir_is_created_with_a_gitignore(project):
     assert_ran(project.run(), ["a"])
     assert project.read(".dagmake/.gitignore") == "*\n"
     assert project.exists(".dagmake/logs/a.log")
+
+
+def test_a_state_dir_without_a_gitignore_gets_one_from_the_next_real_build(project):
+    project.pipefile(
+        '[tasks.a]\ncmd = "cp in.txt a.txt"\ninputs = ["in.txt"]\noutputs = ["a.txt"]\n'
+    )
+    project.write("in.txt", "1\n", ns=T0)
+    assert_ran(project.run(), ["a"])
+    assert_nothing_ran(project.run())  # plans in full, and saves the answer for the no-op path
+    os.unlink(project.path(".dagmake/.gitignore"))
+    # the no-op path and the read-only modes write nothing
+    for args in ([], ["-n"], ["-l"], ["--graph"]):
+        assert project.run(*args).returncode == 0
+        assert not project.exists(".dagmake/.gitignore"), args
+    project.write("in.txt", "2\n", ns=T0 + SECOND)
+    assert_ran(project.run(), ["a"])
+    assert project.read(".dagmake/.gitignore") == "*\n"
 
 
 def test_a_second_dagmake_is_refused_naming_the_pid(project, holder):

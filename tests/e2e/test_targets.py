@@ -110,6 +110,41 @@ def test_force_an_unknown_task_is_an_error(project):
     assert "clean_userz" in result.stderr and "did you mean 'clean_users'" in result.stderr
 
 
+def test_forcing_a_group_forces_the_tasks_it_gathers_not_their_upstream(project):
+    pipeline(project)
+    with open(project.path("Pipefile.toml"), "a") as f:
+        f.write(
+            '\n[tasks.cleaned]\nafter = ["clean_users", "clean_orders"]\n'
+            '\n[tasks.all]\nafter = ["cleaned", "docs"]\n'
+        )
+    assert_ran(project.run(), ALL)
+    assert sorted(project.run("-n", "--force", "all").stdout.splitlines()) == [
+        "clean_orders: forced (--force all)",
+        "clean_users: forced (--force all)",
+        "docs: forced (--force all)",
+        "report: upstream task clean_users will run",
+    ]
+    result = project.run("--force", "all")
+    assert_ran(result, ["clean_users", "clean_orders", "docs", "report"])  # not extract
+    assert_ran(project.run("--force", "cleaned"), ["clean_users", "clean_orders", "report"])
+    assert_nothing_ran(project.run())
+
+
+def test_a_source_input_as_target_says_which_task_reads_it(project):
+    pipeline(project)
+    result = project.run("export.csv")
+    assert result.returncode == 2, result
+    assert result.stderr == (
+        "dagmake: 'export.csv' is an input of task 'extract', not an output: "
+        "no task produces it\n  hint: name the task instead: dagmake extract\n"
+    )
+    assert not project.exists("raw.csv")
+    result = project.run("--force", "export.csv")
+    assert result.returncode == 2, result
+    assert "'export.csv' is an input of task 'extract'" in result.stderr
+    assert "hint: name the task instead: dagmake --force extract" in result.stderr
+
+
 def test_force_all_reruns_everything_selected(project):
     pipeline(project)
     assert_ran(project.run(), ALL)

@@ -7,6 +7,7 @@ for", nothing finer; lower bounds follow from the runner's own clock arithmetic.
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import signal
@@ -237,7 +238,9 @@ def test_the_first_failing_command_stops_the_attempt(runner, tmp_path, logs):
     assert attempt.exit_code == 4
     assert not attempt.ok
     assert not (tmp_path / "later.txt").exists()
-    assert (logs / "t.log").read_text() == "one\ntwo\nerr\nthree\n"
+    assert (logs / "t.log").read_text() == (
+        "one\ntwo\nerr\nthree\ndagmake: command 3 of 4 failed (exit 4): echo three; exit 4\n"
+    )
 
 
 @pytest.mark.usefixtures("mode")
@@ -745,6 +748,18 @@ def test_a_command_too_long_to_start_fails_its_task_with_the_reason(runner, tmp_
     attempt = run_one(runner, task("long", long_argv, cwd=cwd), 1, str(logs / "long.log"))
     assert attempt.exit_code == 126
     assert "Argument list too long" in (logs / "long.log").read_text()
+
+
+def test_a_command_that_finds_no_file_descriptor_left_fails_its_task_with_the_reason(
+    runner, logs, monkeypatch
+):
+    def no_descriptors_left():
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+    monkeypatch.setattr(dagmake.runner.os, "pipe", no_descriptors_left)
+    attempt = run_one(runner, task("t", "echo hi"), 1, str(logs / "t.log"))
+    assert attempt.exit_code == 126
+    assert "Too many open files" in (logs / "t.log").read_text()
 
 
 def test_a_working_directory_that_is_a_file_fails_its_task_with_the_reason(runner, tmp_path, logs):

@@ -321,7 +321,7 @@ def test_loop_rebuilds_after_each_batch_and_stops_on_ctrl_c(tiny, capsys, monkey
     out = capsys.readouterr().out
     assert (tiny / "out.txt").read_text() == "tampered\n"
     assert out.count("] a ") == 2, out
-    assert "watching 1 inputs in 1 directories; Ctrl-C to stop" in out
+    assert "watching 1 input in 1 directory; Ctrl-C to stop" in out
     assert out.count("changed: ") == 1
     assert "changed: in.txt\n" in out
 
@@ -341,4 +341,19 @@ def test_loop_keeps_the_last_good_pipefile(tiny, capsys, monkeypatch):
     assert "Pipefile.toml:" in captured.err  # the load error, with its place
     assert (tiny / "copy.txt").read_text() == "three, longer\n"
     assert captured.out.count("] a ") == 3
-    assert captured.out.count("watching 1 inputs") == 2  # again after the good reload
+    assert captured.out.count("watching 1 input in") == 2  # again after the good reload
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["found", "-f"])
+def test_a_deleted_pipefile_mentions_f_only_when_it_was_given(tiny, capsys, monkeypatch, given):
+    monkeypatch.chdir(tiny)
+    pipefile = tiny / "Pipefile.toml"
+    options = Options()
+    if given:
+        options.file = str(pipefile)
+    source = FakeSource((pipefile.unlink, str(pipefile)))
+    assert watch(load(str(tiny)), options, warn=print, source=source) == 0
+    err = capsys.readouterr().err
+    assert f"{pipefile} does not exist" in err
+    assert "still watching with the last good Pipefile" in err
+    assert ("-f PATH" in err) == given, err
