@@ -137,38 +137,52 @@ def _glob_inputs(project, task, pattern: str, strict: bool = True, ready=False) 
         # what the task itself wrote into an output directory is not one of its inputs
         inside = tuple(output + "/" for output in task.outputs)
         matches = {match for match in matches if not match.startswith(inside)}
-    if not matches and strict and not project.graph.glob_reaches_outputs(pattern):
-        if not ready and _after_may_write(project.graph, task, pattern):
-            return []
-        raise _input_error(
-            project,
-            task,
-            f"input glob '{pattern}' matches no file and no task's output",
-            "check the pattern (** matches any number of directories)",
-        )
+    if not matches and strict:
+        if ready:  # the tasks before it have run: whatever was to feed it has not
+            raise _input_error(
+                project,
+                task,
+                f"input glob '{pattern}' matches no file, also now that the tasks it "
+                "depends on have run",
+                "check the pattern, and that those tasks write what it looks for",
+            )
+        if not project.graph.glob_reaches_outputs(pattern) and not _after_may_write(
+            project.graph, task, pattern
+        ):
+            raise _input_error(
+                project,
+                task,
+                f"input glob '{pattern}' matches no file and no task's output",
+                "check the pattern (** matches any number of directories)",
+            )
     return sorted(matches)
 
 
 def _after_may_write(graph, task, pattern: str) -> bool:
     """Whether a task that task runs `after` (or one a group there gathers) declares an
-    output the glob could find files in or under: `**/*.csv` after a task writing `parts`."""
-    fixed = []  # the glob's directories before its first wildcard
-    for part in pattern.split("/")[:-1]:
-        if files.is_glob(part):
-            break
-        fixed.append(part)
-    where = "/".join(fixed)
+    output the glob could find files under: `**/*.csv` after a task writing `parts`."""
     for name in task.after:
         for writer in _gathered(graph, name) if graph.tasks[name].is_group else (name,):
             for output in graph.tasks[writer].outputs:
-                if not where or _related(output, where):
+                if _may_hold_matches(output, pattern):
                     return True
     return False
 
 
-def _related(a: str, b: str) -> bool:
-    """One path is the other or lies inside it."""
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+def _may_hold_matches(directory: str, pattern: str) -> bool:
+    """Whether files under directory could match glob pattern: its parts match the
+    pattern's first parts, and the pattern goes deeper (any depth after a `**`)."""
+    from fnmatch import fnmatchcase
+
+    parts = pattern.split("/")
+    for depth, name in enumerate(directory.split("/")):
+        if depth >= len(parts) - 1:  # the pattern's last part names files, not directories
+            return False
+        if parts[depth] == "**":
+            return True
+        if not fnmatchcase(name, parts[depth]):
+            return False
+    return True
 
 
 def _input_error(project, task, message: str, hint: str) -> GraphError:
@@ -292,7 +306,7 @@ def build(
             or os.cpu_count()
             or 1
         )
-        if runner is None and jobs > _JOBS_ALWAYS_OPENABLE and len(work) > _JOBS_ALWAYS_OPENABLE:
+        if runner is None and jobs > 1 and len(work) > 1:
             jobs = _within_open_file_limit(jobs, warn)
         reporter.handle(RunStarted(work, up_to_date, jobs, started_wall))
         if not work:
@@ -334,10 +348,6 @@ def build(
 
         run_hook(project, summary, warn=warn)
     return summary
-
-
-# Under the smallest usual open-file limit (256) this many commands always fit.
-_JOBS_ALWAYS_OPENABLE = 64
 
 
 def _within_open_file_limit(jobs: int, warn) -> int:

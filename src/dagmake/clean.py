@@ -16,6 +16,10 @@ def clean(project, names=None, *, dry_run: bool = False) -> tuple[list[str], lis
 
     root = project.root
     root_real = os.path.realpath(root)
+    # what an output may not be even through a symlinked directory (`d -> .`): the
+    # Pipefile, and the state in .dagmake/ (the load refuses them as written)
+    pipefile_real = os.path.realpath(project.pipefile)
+    state_real = os.path.realpath(project.state_dir)
     removed: list[str] = []
     refused: list[str] = []
     for name in project.graph.order if names is None else names:
@@ -30,6 +34,13 @@ def clean(project, names=None, *, dry_run: bool = False) -> tuple[list[str], lis
             target = os.path.join(parent, os.path.basename(full))
             if target == root_real:
                 refused.append(f"refusing to delete {path}: it is the project directory")
+                continue
+            if target in (pipefile_real, state_real):
+                what = "the Pipefile" if target == pipefile_real else "dagmake's state directory"
+                refused.append(f"refusing to delete {path}: it is {what}")
+                continue
+            if target.startswith(state_real + os.sep):
+                refused.append(f"refusing to delete {path}: it is in dagmake's state directory")
                 continue
             if dry_run:
                 if os.path.lexists(target):

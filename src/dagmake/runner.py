@@ -106,11 +106,10 @@ def most_commands_at_once() -> int | None:
     loop over every possible descriptor.
     """
     try:
-        import resource
-    except ImportError:  # pragma: no cover - not POSIX
+        soft = os.sysconf("SC_OPEN_MAX")  # the soft limit; no `import resource` (~1 ms)
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
         return None
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
+    if soft < 0:  # no limit
         return None
     return max(1, (soft - FILES_RESERVED) // FILES_PER_COMMAND)
 
@@ -527,6 +526,7 @@ class _Job:
         listed = getattr(task.action, "commands", ())  # (a Python task has none)
         self.listed = listed if len(listed) > 1 else None  # a `cmd` list
         self.ran = 0  # how many of its commands have started
+        self.mid_line = False  # its output so far ends without a newline
         self.env = env
         self.cwd = cwd
         self.started_wall = time.time()
@@ -543,6 +543,7 @@ class _Job:
 
     def output(self, data: bytes) -> None:
         self.log.write(data)
+        self.mid_line = data[-1:] != b"\n"
         if self.lines is not None:
             self.lines.feed(data)
 
@@ -562,7 +563,8 @@ def _say_which_failed(job: _Job, exit_code: int) -> None:
     """Name the command of a `cmd` list that failed, in the log: its exit code cannot."""
     how = f"exit {exit_code}" if exit_code > 0 else f"killed by signal {-exit_code}"
     count = f"{job.ran} of {len(job.listed)}"
-    job.output(f"dagmake: command {count} failed ({how}): {job.listed[job.ran - 1]}\n".encode())
+    line = f"dagmake: command {count} failed ({how}): {job.listed[job.ran - 1]}\n"
+    job.output((("\n" if job.mid_line else "") + line).encode())
 
 
 def _cannot_start(job: _Job, argv: list[str], error: OSError) -> int:

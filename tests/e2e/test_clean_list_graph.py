@@ -294,3 +294,36 @@ def test_graph_with_a_target_draws_only_it_and_its_upstream(project, form):
     assert "extract" in result.stdout and "split" in result.stdout
     assert "report" not in result.stdout and "side" not in result.stdout
     assert result.stdout.count("->") == 1
+
+
+@pytest.mark.parametrize(
+    "output, what",
+    [
+        ("d/Pipefile.toml", "it is the Pipefile"),
+        ("d/.dagmake", "it is dagmake's state directory"),
+        ("d/.dagmake/state", "it is in dagmake's state directory"),
+    ],
+)
+def test_clean_never_deletes_the_pipefile_or_the_state_through_a_symlinked_directory(
+    project, output, what
+):
+    os.symlink(".", project.path("d"))  # `d/Pipefile.toml` is the Pipefile itself
+    project.pipefile(
+        f"""\
+        [tasks.a]
+        cmd = "true"
+        outputs = ["{output}"]
+
+        [tasks.fine]
+        cmd = "touch fine.txt"
+        outputs = ["fine.txt"]
+        """
+    )
+    assert project.run("fine").returncode == 0  # makes .dagmake/ and its state
+    pipefile_before = project.read("Pipefile.toml")
+    result = project.run("--clean")
+    assert result.returncode == 2, result
+    assert f"refusing to delete {output}: {what}" in result.stderr
+    assert project.read("Pipefile.toml") == pipefile_before
+    assert project.exists(".dagmake/state")
+    assert "removed fine.txt" in result.stdout

@@ -145,8 +145,8 @@ def test_after_a_failure_the_next_run_resumes_where_it_stopped(project):
 
 
 def test_more_jobs_than_open_files_allow_run_fewer_at_once_and_all_succeed(project):
-    # Each running task holds three files open; at `ulimit -n 150` only 34 fit beside
-    # dagmake's own. Asking for 80 at once must not run out of descriptors mid-build.
+    # Each running task holds three files open; at `ulimit -n 120` only 24 fit beside
+    # dagmake's own. Asking for 40 at once must not run out of descriptors mid-build.
     import resource
     import subprocess
 
@@ -156,16 +156,16 @@ def test_more_jobs_than_open_files_allow_run_fewer_at_once_and_all_succeed(proje
         "Pipefile.toml",
         "\n".join(
             f'[tasks.t{i}]\ncmd = "echo start; sleep 0.3; touch o{i}"\noutputs = ["o{i}"]\n'
-            for i in range(80)
+            for i in range(40)
         ),
     )
 
     def low_limit():
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (150, hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (120, hard))
 
     completed = subprocess.run(
-        [*dagmake_command(), "-j", "80"],
+        [*dagmake_command(), "-j", "40"],
         cwd=project.root,
         capture_output=True,
         text=True,
@@ -174,5 +174,5 @@ def test_more_jobs_than_open_files_allow_run_fewer_at_once_and_all_succeed(proje
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Traceback" not in completed.stderr
-    assert "running at most 34 tasks at once, not 80" in completed.stderr
-    assert all((project.root / f"o{i}").exists() for i in range(80))
+    assert "running at most 24 tasks at once, not 40" in completed.stderr
+    assert all((project.root / f"o{i}").exists() for i in range(40))

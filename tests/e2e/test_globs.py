@@ -140,3 +140,36 @@ def test_a_glob_matching_nothing_where_no_after_task_writes_is_still_an_error(pr
     assert result.returncode == 2, result
     assert "input glob 'data/**/*.csv' matches no file" in result.stderr
     assert not project.exists("parts")  # nothing ran
+
+
+def test_a_glob_inside_an_output_directory_that_its_producer_left_empty_fails_its_task(project):
+    # `parts/*.csv` lies in `parts`, so the plan cannot call it empty; once `split` ran
+    # and wrote no .csv, the command must not run with the pattern itself
+    project.pipefile(
+        """\
+        [tasks.split]
+        cmd = "mkdir -p parts && echo 1 > parts/a.txt"
+        outputs = ["parts"]
+
+        [tasks.merge]
+        cmd = "cat {{inputs}} > merged.txt"
+        inputs = ["parts/*.csv"]
+        outputs = ["merged.txt"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 1, result
+    assert "input glob 'parts/*.csv' matches no file, also now that the tasks" in result.stdout
+    assert project.exists("parts/a.txt")
+    assert not project.exists("merged.txt")
+
+
+def test_a_top_level_glob_is_not_waited_for_because_of_an_after_task_writing_a_directory(
+    project,
+):
+    # `*.csv` cannot reach into `parts/`: still an error before anything runs
+    project.pipefile(RECURSIVE_AFTER.replace('"**/*.csv"', '"*.csv"'))
+    result = project.run()
+    assert result.returncode == 2, result
+    assert "input glob '*.csv' matches no file" in result.stderr
+    assert not project.exists("parts")

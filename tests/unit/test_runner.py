@@ -243,6 +243,14 @@ def test_the_first_failing_command_stops_the_attempt(runner, tmp_path, logs):
     )
 
 
+def test_the_failing_command_of_a_list_is_named_on_a_line_of_its_own(runner, logs):
+    attempt = run_one(runner, task("t", "true", "printf partial; exit 2"), 1, str(logs / "t.log"))
+    assert attempt.exit_code == 2
+    assert (logs / "t.log").read_text() == (
+        "partial\ndagmake: command 2 of 2 failed (exit 2): printf partial; exit 2\n"
+    )
+
+
 @pytest.mark.usefixtures("mode")
 def test_output_goes_to_the_log_and_on_line_on_the_waiting_thread(runner, logs):
     calls = []
