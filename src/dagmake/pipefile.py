@@ -353,6 +353,12 @@ class _Validator:
                         )
                 else:
                     suggestion = did_you_mean(key, allowed)
+                if not task and not section and not suggestion:
+                    # a key written above every table header, or under the wrong one
+                    if key in SETTINGS_KEYS:
+                        hint = f"'{key}' is a setting: write it under a [settings] line"
+                    elif key in TASK_KEYS:
+                        hint = f"'{key}' belongs to a task: write it under [tasks.NAME]"
                 if (
                     task
                     and isinstance(table[key], dict)

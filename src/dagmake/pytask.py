@@ -37,9 +37,10 @@ def main(argv: list[str]) -> int:
     if not callable(function):
         print(f"dagmake: '{target}' is not a function")
         return 1
-    expanded = []
+    expanded = {}  # each path once, in order: "in.txt" and "*.txt" both give in.txt
     for path in inputs:
-        expanded.extend(expand_glob(".", path) if is_glob(path) else [path])
+        expanded.update(dict.fromkeys(expand_glob(".", path) if is_glob(path) else [path]))
+    expanded = list(expanded)
     parameters = _parameters(function)
     if parameters is not None:
         names, takes_any, required = parameters

@@ -97,6 +97,24 @@ def test_glob_inputs_arrive_expanded(project):
     assert project.read("joined.txt") == "a\nb\n"
 
 
+def test_a_path_named_and_matched_by_a_glob_arrives_once(project):
+    pipeline(
+        project,
+        """\
+        [tasks.join]
+        python = "steps.work:both"
+        inputs = ["data/b.txt", "data/*.txt"]
+        outputs = ["joined.txt"]
+        """,
+    )
+    project.write("data/a.txt", "a\n", ns=T0)
+    project.write("data/b.txt", "b\n", ns=T0)
+    result = project.run()
+    assert_ran(result, ["join"])
+    assert '"inputs": ["data/b.txt", "data/a.txt"]' in result.stdout
+    assert project.read("joined.txt") == "b\na\n"
+
+
 def test_paths_are_relative_to_the_task_cwd(project):
     pipeline(
         project,

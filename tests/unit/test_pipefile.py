@@ -1350,6 +1350,21 @@ def test_a_synonym_of_after_says_where_a_file_dependency_goes():
     assert "'inputs'" in error.hint
 
 
+@pytest.mark.parametrize(
+    "key, value, hint",
+    [
+        ("jobs", "4", "'jobs' is a setting: write it under a [settings] line"),
+        ("shell", '"/bin/bash"', "'shell' is a setting: write it under a [settings] line"),
+        ("cmd", '"make"', "'cmd' belongs to a task: write it under [tasks.NAME]"),
+        ("inputs", '["a"]', "'inputs' belongs to a task: write it under [tasks.NAME]"),
+    ],
+)
+def test_a_setting_or_task_key_at_the_top_level_says_where_it_belongs(key, value, hint):
+    error = load_error(f'{key} = {value}\n[tasks.a]\ncmd = "x"\n')
+    assert error.message == f"unknown key '{key}'"
+    assert (error.line, error.hint) == (1, hint)
+
+
 def test_a_synonym_is_suggested_only_where_its_key_is_allowed():
     assert str(load_error('[environment]\nA = "1"\n[tasks.a]\ncmd = "x"\n')).startswith(
         "Pipefile.toml:1: unknown key 'environment', did you mean 'env'?"
