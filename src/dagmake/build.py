@@ -32,26 +32,13 @@ def selection(project, targets=(), *, force=(), force_all=False) -> tuple[set[st
         for name in graph.match(pattern, root=project.root, what="task to force"):
             forced[name] = "--force"
             if graph.tasks[name].is_group:
-                for member in _gathered(graph, name):
+                for member in graph.gathered(name):
                     forced.setdefault(member, f"--force {name}")
     if forced:
         selected |= graph.upstream_closure(forced)
     if force_all:
         forced.update(dict.fromkeys(selected, "-B"))
     return selected, forced
-
-
-def _gathered(graph, group: str) -> list[str]:
-    """The tasks a group gathers: its upstream, and through a nested group that one's."""
-    found: dict[str, None] = {}
-    stack = list(graph.upstream[group])
-    while stack:
-        name = stack.pop()
-        if name not in found:
-            found[name] = None
-            if graph.tasks[name].is_group:
-                stack.extend(graph.upstream[name])
-    return list(found)
 
 
 def snapshot(project, names, seen: dict | None = None, *, strict: bool = True) -> tuple[dict, dict]:
@@ -162,27 +149,11 @@ def _after_may_write(graph, task, pattern: str) -> bool:
     """Whether a task that task runs `after` (or one a group there gathers) declares an
     output the glob could find files under: `**/*.csv` after a task writing `parts`."""
     for name in task.after:
-        for writer in _gathered(graph, name) if graph.tasks[name].is_group else (name,):
+        for writer in graph.gathered(name) if graph.tasks[name].is_group else (name,):
             for output in graph.tasks[writer].outputs:
-                if _may_hold_matches(output, pattern):
+                if files.glob_may_match_under(output, pattern):
                     return True
     return False
-
-
-def _may_hold_matches(directory: str, pattern: str) -> bool:
-    """Whether files under directory could match glob pattern: its parts match the
-    pattern's first parts, and the pattern goes deeper (any depth after a `**`)."""
-    from fnmatch import fnmatchcase
-
-    parts = pattern.split("/")
-    for depth, name in enumerate(directory.split("/")):
-        if depth >= len(parts) - 1:  # the pattern's last part names files, not directories
-            return False
-        if parts[depth] == "**":
-            return True
-        if not fnmatchcase(name, parts[depth]):
-            return False
-    return True
 
 
 def _input_error(project, task, message: str, hint: str) -> GraphError:

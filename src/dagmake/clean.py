@@ -35,12 +35,12 @@ def clean(project, names=None, *, dry_run: bool = False) -> tuple[list[str], lis
             if target == root_real:
                 refused.append(f"refusing to delete {path}: it is the project directory")
                 continue
-            if target in (pipefile_real, state_real):
-                what = "the Pipefile" if target == pipefile_real else "dagmake's state directory"
-                refused.append(f"refusing to delete {path}: it is {what}")
+            if target == pipefile_real:
+                refused.append(f"refusing to delete {path}: it is the Pipefile")
                 continue
-            if target.startswith(state_real + os.sep):
-                refused.append(f"refusing to delete {path}: it is in dagmake's state directory")
+            if target == state_real or target.startswith(state_real + os.sep):
+                where = "is" if target == state_real else "is in"
+                refused.append(f"refusing to delete {path}: it {where} dagmake's state directory")
                 continue
             if dry_run:
                 if os.path.lexists(target):

@@ -541,7 +541,7 @@ def _clean(project, options: Options) -> int:
     if options.targets:
         names = []
         for pattern in options.targets:
-            names.extend(project.graph.match(pattern, root=project.root, what="task"))
+            names.extend(project.graph.match(pattern, root=project.root, what="task to clean"))
     if options.dry_run:
         removed, refused = clean(project, names, dry_run=True)
     else:

@@ -84,6 +84,22 @@ def glob_prefix(pattern: str) -> str:
     return "/".join(literal)
 
 
+def glob_may_match_under(directory: str, pattern: str) -> bool:
+    """Whether files under directory could match glob pattern: the directory's parts
+    match the pattern's first parts, and the pattern goes deeper (any depth after `**`)."""
+    from fnmatch import fnmatchcase
+
+    parts = pattern.split("/")
+    for depth, name in enumerate(directory.split("/")):
+        if depth >= len(parts) - 1:  # the pattern's last part names files, not directories
+            return False
+        if parts[depth] == "**":
+            return True
+        if not fnmatchcase(name, parts[depth]):
+            return False
+    return True
+
+
 _COMPILED_GLOBS: dict = {}
 
 

@@ -135,6 +135,19 @@ class Graph:
             stack.extend(self.upstream[name])
         return seen
 
+    def gathered(self, group: str) -> list[str]:
+        """The tasks a group gathers: its upstream, and through a nested group that one's
+        (not the upstream of the tasks it gathers)."""
+        found: dict[str, None] = {}
+        stack = list(self.upstream[group])
+        while stack:
+            name = stack.pop()
+            if name not in found:
+                found[name] = None
+                if self.tasks[name].is_group:
+                    stack.extend(self.upstream[name])
+        return list(found)
+
     def downstream_closure(self, names) -> set[str]:
         """names plus everything that (transitively) needs them."""
         downstream = self.downstream
@@ -198,7 +211,7 @@ class Graph:
 def _an_input(pattern: str, readers: list[str], what: str) -> TargetError:
     """The error for a target that is a source: an input of readers that no task writes."""
     tasks = ", ".join(f"'{name}'" for name in readers[:3]) + (", ..." if len(readers) > 3 else "")
-    if what == "task":  # --clean
+    if what == "task to clean":
         hint = "--clean deletes declared outputs only, never a source"
     else:
         command = "dagmake --force" if what == "task to force" else "dagmake"

@@ -730,8 +730,7 @@ class _Validator:
                     hint="remove it from 'outputs': dagmake --clean deletes outputs; "
                     "to generate the Pipefile, keep the generator outside dagmake",
                 )
-            # (output[0] first: the cheap test that almost every output fails; never empty)
-            if output[0] == "." and output.startswith(".dagmake") and output[8:9] in ("", "/"):
+            if output == ".dagmake" or output.startswith(".dagmake/"):
                 raise self.error(
                     f"output '{output}' is inside .dagmake/, where dagmake keeps its state",
                     task=name,
@@ -807,17 +806,12 @@ class _Validator:
         index = next(i for i, command in enumerate(commands) if not command.strip())
         what = "'cmd'" if isinstance(cmd, str) else f"command {index + 1} of 'cmd'"
         written = cmd if isinstance(cmd, str) else cmd[index]
-        filled = bool(written.strip())
-        message = f"{what} is empty"
-        if filled:
-            message += f" once its placeholders are filled in ({written!r})"
-        fix = (
-            "check what its placeholders hold"
-            if filled
-            else "write the command"
-            if isinstance(cmd, str)
-            else "remove the empty command"
-        )
+        if written.strip():  # empty only once its placeholders are filled in
+            message = f"{what} is empty once its placeholders are filled in ({written!r})"
+            fix = "check what its placeholders hold"
+        else:
+            message = f"{what} is empty"
+            fix = "write the command" if isinstance(cmd, str) else "remove the empty command"
         hint = f"{fix}, or remove 'cmd' to make the task a group of its 'after' tasks"
         return self.error(message, task=task, key="cmd", hint=hint)
 

@@ -264,7 +264,7 @@ class ProcessRunner:
                 exit_code = self._spawn(job, self.wrap(argv) if self.wrap else argv)
                 if exit_code is None:
                     return  # running; _exited() comes back here
-        if exit_code and job.listed is not None and not job.timed_out and not self._stopping:
+        if exit_code and job.command_texts is not None and not job.timed_out and not self._stopping:
             _say_which_failed(job, exit_code)
         self._finish(job, exit_code)
 
@@ -523,8 +523,9 @@ class _Job:
         self.log = log
         self.lines = lines
         self.commands = commands
-        listed = getattr(task.action, "commands", ())  # (a Python task has none)
-        self.listed = listed if len(listed) > 1 else None  # a `cmd` list
+        # the commands of a `cmd` list, to name the one that fails (a Python task has none)
+        texts = getattr(task.action, "commands", ())
+        self.command_texts = texts if len(texts) > 1 else None
         self.ran = 0  # how many of its commands have started
         self.mid_line = False  # its output so far ends without a newline
         self.env = env
@@ -562,8 +563,8 @@ class _Job:
 def _say_which_failed(job: _Job, exit_code: int) -> None:
     """Name the command of a `cmd` list that failed, in the log: its exit code cannot."""
     how = f"exit {exit_code}" if exit_code > 0 else f"killed by signal {-exit_code}"
-    count = f"{job.ran} of {len(job.listed)}"
-    line = f"dagmake: command {count} failed ({how}): {job.listed[job.ran - 1]}\n"
+    count = f"{job.ran} of {len(job.command_texts)}"
+    line = f"dagmake: command {count} failed ({how}): {job.command_texts[job.ran - 1]}\n"
     job.output((("\n" if job.mid_line else "") + line).encode())
 
 

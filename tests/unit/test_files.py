@@ -5,7 +5,14 @@ import os
 import pytest
 
 from dagmake import files
-from dagmake.files import compile_glob, expand_glob, glob_prefix, is_glob, stamp
+from dagmake.files import (
+    compile_glob,
+    expand_glob,
+    glob_may_match_under,
+    glob_prefix,
+    is_glob,
+    stamp,
+)
 
 T0 = 1_700_000_000 * 10**9
 
@@ -218,3 +225,21 @@ def test_is_inside(tmp_path):
     assert not files.is_inside(real, root, "../x")
     assert not files.is_inside(real, root, "/etc/passwd")
     assert not files.is_inside(real, root, "escape/etc")
+
+
+@pytest.mark.parametrize(
+    "directory, pattern, may",
+    [
+        ("parts", "**/*.csv", True),
+        ("parts", "parts/*.csv", True),
+        ("parts", "parts/**", True),
+        ("a", "a/b/*.csv", True),
+        ("a/b", "a/**/x.csv", True),
+        ("x", "*/*.csv", True),
+        ("parts", "*.csv", False),  # top-level files only
+        ("parts", "data/*.csv", False),
+        ("a/b/c", "a/*/*.csv", False),  # files at depth 3, not under a/b/c
+    ],
+)
+def test_a_glob_may_match_under_a_directory_only_where_its_parts_reach(directory, pattern, may):
+    assert glob_may_match_under(directory, pattern) is may
