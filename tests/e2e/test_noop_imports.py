@@ -53,3 +53,35 @@ def test_a_no_op_run_imports_no_parser_no_process_machinery_and_no_extras(tmp_pa
     # the first no-op plans in full (and saves its answer); the next ones use that answer
     assert imported_by(tmp_path) & HEAVY == set()
     assert imported_by(tmp_path) & HEAVY == set()
+
+
+def test_the_command_caches_its_own_bytecode_under_pythondontwritebytecode(tmp_path):
+    # An editable install has no compiled modules: without the cache every run would
+    # compile dagmake again, about as long as the rest of a no-op.
+    import os
+    import shutil
+
+    import dagmake
+
+    copy = tmp_path / "site" / "dagmake"
+    shutil.copytree(
+        Path(dagmake.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pipefile.toml").write_text(
+        '[tasks.a]\ncmd = "echo $PYTHONDONTWRITEBYTECODE > seen.txt"\noutputs = ["seen.txt"]\n'
+    )
+    env = {**os.environ, "PYTHONPATH": str(copy.parent), "PYTHONDONTWRITEBYTECODE": "1"}
+    completed = subprocess.run(
+        [sys.executable, str(LAUNCHER), "-q"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed
+    assert list((copy / "__pycache__").glob("cli.*.pyc")), "the launcher's modules were not cached"
+    # the user's own processes still see the variable
+    assert (project / "seen.txt").read_text() == "1\n"
