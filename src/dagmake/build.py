@@ -49,7 +49,6 @@ def snapshot(project, names, seen: dict | None = None, *, strict: bool = True) -
     (unless not strict: then it is simply missing, as --list and --graph show it).
     """
     root = project.root
-    producers = project.graph.producers
     tasks = project.graph.tasks
     seen = {} if seen is None else seen
     inputs: dict[str, dict] = {}
@@ -58,9 +57,7 @@ def snapshot(project, names, seen: dict | None = None, *, strict: bool = True) -
     try:
         for name in project.graph.order:
             if name in names:
-                _snapshot_task(
-                    project, tasks[name], seen, root_fd, producers, inputs, outputs, strict
-                )
+                _snapshot_task(project, tasks[name], seen, root_fd, inputs, outputs, strict)
     finally:
         os.close(root_fd)
     return inputs, outputs
@@ -71,14 +68,11 @@ def _snapshot_one(project, task, known: dict) -> tuple[dict, dict]:
     (path -> stamp) where it has the path, else fresh from the disk."""
     inputs: dict[str, dict] = {}
     outputs: dict[str, dict] = {}
-    producers = project.graph.producers
-    _snapshot_task(project, task, known, None, producers, inputs, outputs, ready=True)
+    _snapshot_task(project, task, known, None, inputs, outputs, ready=True)
     return inputs, outputs
 
 
-def _snapshot_task(
-    project, task, seen, root_fd, producers, inputs, outputs, strict=True, ready=False
-) -> None:
+def _snapshot_task(project, task, seen, root_fd, inputs, outputs, strict=True, ready=False) -> None:
     root = project.root
     name = task.name
     stamps = {}
@@ -88,12 +82,7 @@ def _snapshot_task(
                 stamps[match] = _stamp(seen, root, match, root_fd)
             continue
         value = _stamp(seen, root, path, root_fd)
-        if (
-            value is None
-            and strict
-            and path not in producers
-            and not _inside_an_output(path, producers)
-        ):
+        if value is None and strict and not project.graph.is_produced(path):
             raise _input_error(
                 project,
                 task,
@@ -168,14 +157,6 @@ def _input_error(project, task, message: str, hint: str) -> GraphError:
 def _uses_globs(project, the_plan) -> bool:
     tasks = project.graph.tasks
     return any(files.is_glob(path) for name in the_plan.up_to_date for path in tasks[name].inputs)
-
-
-def _inside_an_output(path: str, producers) -> bool:
-    while "/" in path:
-        path = path.rsplit("/", 1)[0]
-        if path in producers:
-            return True
-    return False
 
 
 def make_plan(

@@ -99,6 +99,11 @@ class Graph:
             is not None
         )
 
+    def is_produced(self, path: str) -> bool:
+        """Whether a task writes path: an output, inside an output directory, or a directory
+        that holds an output (`data` when a task writes `data/x.csv`)."""
+        return next(_producers_of(path, self.producers, self._sorted_outputs()), None) is not None
+
     def _sorted_outputs(self) -> list[str]:
         if self._outputs_sorted is None:
             self._outputs_sorted = sorted(self.producers)

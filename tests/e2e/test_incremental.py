@@ -324,6 +324,32 @@ def test_a_directory_output_and_a_file_inside_it(project):
     assert_ran(project.run(), ["use_all"])
 
 
+def test_a_directory_input_that_holds_another_tasks_output_waits_for_it_on_a_fresh_checkout(
+    project,
+):
+    # `data` does not exist yet, but a task writes a file inside it: not a missing input
+    project.pipefile(
+        """\
+        [tasks.extract]
+        cmd = "mkdir -p data && cp in.txt data/x.csv"
+        inputs = ["in.txt"]
+        outputs = ["data/x.csv"]
+
+        [tasks.report]
+        cmd = "ls data > report.txt"
+        inputs = ["data"]
+        outputs = ["report.txt"]
+        """
+    )
+    project.write("in.txt", "x\n", ns=T0)
+    dry = project.run("-n")
+    assert dry.returncode == 0, dry
+    assert "report: output report.txt is missing" in dry.stdout
+    assert_ran(project.run(), ["extract", "report"])
+    assert project.read("report.txt") == "x.csv\n"
+    assert_nothing_ran(project.run())
+
+
 def _delete_an_output(project):
     project.path("other.txt").unlink()
     return ["other"]
