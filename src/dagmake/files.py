@@ -112,6 +112,10 @@ def compile_glob(pattern: str):
     return regex
 
 
+class GlobError(ValueError):
+    """A glob pattern that can match nothing as written: a character range set backwards."""
+
+
 def _compile_glob(pattern: str):
     import re  # only for Pipefiles that use globs
 
@@ -132,21 +136,41 @@ def _compile_glob(pattern: str):
                 piece += "[^/]*"
             elif c == "?":
                 piece += "[^/]"
-            elif c == "[":
-                end = segment.find("]", i + 2)
-                if end == -1:
-                    piece += re.escape(c)
-                else:
-                    body = segment[i + 1 : end]
-                    if body.startswith("!"):
-                        body = "^" + body[1:]
-                    piece += "[" + body.replace("\\", "\\\\") + "]"
-                    i = end
+            elif c == "[" and (bracket := _bracket(segment, i, re.escape)) is not None:
+                members, i = bracket
+                piece += members
             else:
                 piece += re.escape(c)
             i += 1
         out.append(piece + ("" if last else "/"))
     return re.compile("".join(out) + r"\Z")
+
+
+def _bracket(segment: str, start: int, escape) -> tuple[str, int] | None:
+    """The regex class for the bracket expression at segment[start] and the index of its
+    `]`; None without a closing `]`, when the `[` is an ordinary character (as in sh)."""
+    first = start + 1
+    negated = segment[first : first + 1] in ("!", "^")
+    if negated:
+        first += 1
+    end = segment.find("]", first + 1)  # a `]` first in the brackets is one of the members
+    if end == -1:
+        return None
+    body = segment[first:end]
+    members = []
+    i = 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-":
+            low, high = body[i], body[i + 2]
+            if low > high:
+                raise GlobError(f"the character range '{low}-{high}' is backwards")
+            members.append(f"{escape(low)}-{escape(high)}")
+            i += 3
+        else:
+            members.append(escape(body[i]))
+            i += 1
+    # a negated class must not match the `/` between directories either
+    return ("[^/" if negated else "[") + "".join(members) + "]", end
 
 
 def expand_glob(root: str, pattern: str) -> list[str]:

@@ -8,12 +8,13 @@ import posixpath
 import sys
 
 from .errors import PipefileError, UsageError, did_you_mean
+from .files import is_glob
 from .files import shown as _shown
 from .placeholders import expand, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
 FILENAME = "Pipefile.toml"
-CACHE_FORMAT = 8  # 5, 8: stricter validation; 6: paths made relative; 7: env hashed sorted
+CACHE_FORMAT = 9  # 5, 8, 9: stricter validation; 6: paths made relative; 7: env hashed sorted
 
 TOP_KEYS = ("settings", "vars", "env", "tasks")
 SETTINGS_KEYS = ("jobs", "shell", "default", "on_failure", "on_success")
@@ -605,6 +606,19 @@ class _Validator:
             )
         return value
 
+    def check_glob(self, pattern: str, task: str) -> None:
+        from .files import GlobError, compile_glob
+
+        try:
+            compile_glob(pattern)
+        except GlobError as error:
+            raise self.error(
+                f"input glob '{pattern}': {error}",
+                task=task,
+                key="inputs",
+                hint="write a range from low to high, as in [a-z] or [0-9]",
+            )
+
     def task(self, name, body, settings: Settings, variables, global_env) -> Task:
         if not name or not _NAME_CHARS.issuperset(name) or name[0] in "-.":
             raise self.error(
@@ -713,6 +727,8 @@ class _Validator:
         )
         cwd = self.path(self.fill(cwd, values, task=name, field="cwd", file=self.file), name, "cwd")
         for path in inputs:
+            if is_glob(path):
+                self.check_glob(path, name)
             if self.contains_project(path):
                 raise self.error(
                     f"input '{path}' contains the whole project, the task's own outputs included",

@@ -555,3 +555,20 @@ def test_a_pipefile_with_a_byte_order_mark_runs(project):
     assert result.returncode == 0, result
     assert project.read("a.txt") == "hi\n"
     assert project.run().ran() == []  # and from the parse cache, still up to date
+
+
+def test_a_backwards_range_in_an_input_glob_is_a_load_error_with_its_line(project):
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "touch a.out"
+        inputs = ["data/[z-a].csv"]
+        outputs = ["a.out"]
+        """
+    )
+    for args in ((), ("-n",), ("-l",)):
+        first = assert_user_error(project.run(*args), "hint: write a range from low to high")
+        assert first == (
+            "dagmake: Pipefile.toml:3: task 'a': input glob 'data/[z-a].csv': "
+            "the character range 'z-a' is backwards"
+        )

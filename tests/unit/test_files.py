@@ -6,6 +6,7 @@ import pytest
 
 from dagmake import files
 from dagmake.files import (
+    GlobError,
     compile_glob,
     expand_glob,
     glob_may_match_under,
@@ -182,6 +183,16 @@ def test_expand_glob_of_a_missing_directory_is_empty(tmp_path):
         ("[ab]", ["a", "b"], ["c", "ab"]),
         ("a.b", ["a.b"], ["axb"]),  # a dot is literal
         ("a+b(c)", ["a+b(c)"], ["aab(c)"]),  # regex characters are literal
+        # bracket expressions as sh reads them
+        ("[!a]*.txt", ["b1.txt"], ["a1.txt", ".b.txt"]),
+        ("s[0-9].txt", ["s5.txt"], ["sa.txt", "s55.txt"]),
+        ("[]a]", ["]", "a"], ["b"]),  # a `]` first in the brackets is a member
+        ("[a-]x", ["ax", "-x"], ["bx"]),
+        ("[[]x", ["[x"], ["x"]),
+        ("x[&&]", ["x&"], ["x"]),  # no regex set operations
+        ("[!].txt", ["[!].txt"], ["a.txt"]),  # no closing bracket: literal, as in sh
+        ("d[!x]/f", ["dy/f"], ["dx/f"]),
+        ("d[!x]f", ["dyf"], ["d/f"]),  # a negated class stays inside its directory
     ],
 )
 def test_compile_glob_matches_whole_paths(pattern, matches, misses):
@@ -243,3 +254,9 @@ def test_is_inside(tmp_path):
 )
 def test_a_glob_may_match_under_a_directory_only_where_its_parts_reach(directory, pattern, may):
     assert glob_may_match_under(directory, pattern) is may
+
+
+@pytest.mark.parametrize("pattern", ["[z-a].txt", "data/x[9-0]", "x[a--b]"])
+def test_a_backwards_character_range_is_a_glob_error(pattern):
+    with pytest.raises(GlobError, match="backwards"):
+        compile_glob(pattern)
