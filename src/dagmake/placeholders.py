@@ -76,12 +76,18 @@ def names_in(text: str) -> list[str]:
     return names
 
 
+# Far more than any command line takes (Linux allows one argument 128 KiB): vars that
+# each repeat the one before would otherwise double until memory runs out.
+MAX_EXPANDED = 2**20
+
+
 def expand(text: str, values: dict[str, str], *, task: str | None, field: str, file: str) -> str:
     """Replace each {{name}} in text with values[name]; an unknown name is a Pipefile error."""
     if "{{" not in text:
         return text
     parts = []
     position = 0
+    size = len(text)
     while True:
         start = text.find("{{", position)
         if start == -1:
@@ -113,6 +119,17 @@ def expand(text: str, values: dict[str, str], *, task: str | None, field: str, f
             )
         parts.append(text[position:start])
         parts.append(values[name])
+        size += len(values[name])
+        if size > MAX_EXPANDED:
+            raise PipefileError(
+                f"'{field}' grows past {MAX_EXPANDED // 2**20} MiB once its placeholders "
+                "are filled in",
+                file=file,
+                task=task,
+                key=field,
+                hint="check the [vars] it uses: one that repeats another var twice "
+                "doubles it, and a chain of such vars grows without bound",
+            )
         position = end + 2
     parts.append(text[position:])
     return "".join(parts)

@@ -572,3 +572,15 @@ def test_a_backwards_range_in_an_input_glob_is_a_load_error_with_its_line(projec
             "dagmake: Pipefile.toml:3: task 'a': input glob 'data/[z-a].csv': "
             "the character range 'z-a' is backwards"
         )
+
+
+def test_vars_that_double_each_other_are_a_load_error_not_a_memory_error(project):
+    doubling = [f'v{i} = "{{{{v{i - 1}}}}}{{{{v{i - 1}}}}}"' for i in range(1, 41)]
+    project.pipefile(
+        "\n".join(["[vars]", 'v0 = "xxxxxxxxxx"', *doubling, "[tasks.a]", 'cmd = "echo {{v40}}"'])
+    )
+    # 10 bytes doubled 40 times is 10 TiB: the error comes long before memory runs out
+    first = assert_user_error(project.run("-n"), "hint: check the [vars] it uses")
+    assert first == (
+        "dagmake: Pipefile.toml:19: 'vars.v17' grows past 1 MiB once its placeholders are filled in"
+    )
