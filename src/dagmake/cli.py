@@ -264,6 +264,8 @@ def run(options: Options) -> int:
             raise UsageError(f"cannot change to directory '{options.directory}': {error.strerror}")
     _check_modes(options)
     _check_reports(options)
+    if options.file is not None and os.path.isdir(options.file):
+        options.file = _pipefile_in(options.file)
     if options.history:
         return _history(options)
     fresh_stamps: dict = {}
@@ -427,14 +429,24 @@ def _check_reports(options: Options) -> None:
         )
 
 
+def _pipefile_in(directory: str) -> str:
+    """The Pipefile that `-f DIRECTORY` names: the one in it, never one in a parent."""
+    from .pipefile import FILENAME
+
+    pipefile = os.path.join(directory, FILENAME)
+    if not os.path.isfile(pipefile):
+        raise UsageError(
+            f"-f {directory}: a directory with no {FILENAME} in it",
+            hint=f"-f names a Pipefile: -f path/to/{FILENAME}",
+        )
+    return pipefile
+
+
 def _history(options: Options) -> int:
     from .pipefile import find
     from .report.history import show
 
-    if options.file is None or os.path.isdir(options.file):
-        pipefile = find(options.file)
-    else:
-        pipefile = os.path.abspath(options.file)
+    pipefile = find() if options.file is None else os.path.abspath(options.file)
     task = options.targets[0] if options.targets else None
     state_dir = os.path.join(os.path.dirname(pipefile), ".dagmake")
     sys.stdout.write(show(state_dir, task, limit=options.limit or 10, as_json=options.json))
@@ -463,9 +475,9 @@ def _nothing_changed(options: Options, fresh_stamps: dict) -> int | None:
     from . import noop
     from .pipefile import find
 
-    if options.file is None or os.path.isdir(options.file):
+    if options.file is None:
         try:
-            pipefile = find(options.file)
+            pipefile = find()
         except DagmakeError:
             return None
     else:

@@ -460,6 +460,19 @@ def test_file_option_naming_a_missing_file(project):
     assert_user_error(project.run("-f", "nope.toml"), "nope.toml")
 
 
+def test_file_option_naming_a_directory_takes_its_pipefile_never_a_parents(project):
+    project.pipefile('[tasks.parent]\ncmd = "touch parent.txt"\noutputs = ["parent.txt"]\n')
+    project.write("sub/Pipefile.toml", '[tasks.inner]\ncmd = "touch inner.txt"\n')
+    project.path("empty").mkdir()
+    result = project.run("-f", "sub")
+    assert result.returncode == 0, result
+    assert project.exists("sub/inner.txt") and not project.exists("parent.txt")
+    first = assert_user_error(project.run("-f", "empty"), "hint: -f names a Pipefile")
+    assert first == "dagmake: -f empty: a directory with no Pipefile.toml in it"
+    assert_user_error(project.run("-f", "empty", "-l"), "a directory with no Pipefile.toml")
+    assert not project.exists("parent.txt")
+
+
 def test_directory_option_naming_a_missing_directory(project):
     assert_user_error(project.run("-C", "nodir"), "nodir")
 
