@@ -211,6 +211,12 @@ def _number(value, option: str, kind, *, minimum):
 def main(argv: list[str] | None = None) -> int:
     """Run dagmake with argv (default sys.argv[1:]); return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    # A task's output, or a path, that stdout's encoding cannot show (PYTHONIOENCODING,
+    # a Latin-1 locale) is shown escaped, as stderr does: never a UnicodeEncodeError
+    # that stops the build halfway.
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
     try:
         # from the first moment: cron, systemd and CI stop a job with SIGTERM, and it
         # must end as Ctrl-C does (exit 130), also while the Pipefile is read

@@ -310,3 +310,22 @@ def test_a_failing_command_of_a_cmd_list_is_named_and_stops_the_list(project):
     # a single command needs no saying which one failed
     assert "FAILED b (exit 4, " in result.stdout
     assert project.read(".dagmake/logs/b.log") == ""
+
+
+def test_output_the_terminal_encoding_cannot_show_is_escaped_and_the_build_goes_on(project):
+    project.pipefile(
+        r"""
+        [tasks.a]
+        cmd = "echo 'caf\u00e9 \u2713'; printf '\\377\\n'; touch a.out"
+        outputs = ["a.out"]
+
+        [tasks.b]
+        cmd = "touch b.out"
+        outputs = ["b.out"]
+        after = ["a"]
+        """
+    )
+    result = project.run(env={"PYTHONIOENCODING": "ascii"})
+    assert_ran(result, ["a", "b"])
+    assert "caf\\xe9 \\u2713\n\\ufffd\n" in result.stdout
+    assert "Traceback" not in result.output
