@@ -347,7 +347,16 @@ def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, run
             names = ", ".join(f"'{name}'" for name in ignored)
             warn(f"the local executor ignores resources {names} (only 'cpu' takes -j slots)")
     logs = os.path.join(project.state_dir, "logs")
-    os.makedirs(logs, exist_ok=True)
+    try:
+        os.makedirs(logs, exist_ok=True)
+    except OSError as error:
+        from .state import StateWriteError
+
+        raise StateWriteError(
+            f"cannot create {_shown(logs)}: {error.strerror or error}",
+            hint="dagmake keeps each task's log there: move away what is in its place, "
+            "or check the permissions of .dagmake/",
+        )
     executor = Executor(
         runner,
         jobs=jobs,

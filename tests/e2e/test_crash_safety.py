@@ -300,6 +300,20 @@ def test_a_directory_in_place_of_the_state_file_is_an_error_not_a_crash(built):
     assert result.ran() == []
 
 
+def test_a_file_in_place_of_the_logs_directory_is_an_error_not_a_crash(built):
+    logs = built.path(".dagmake/logs")
+    for log in logs.iterdir():
+        log.unlink()
+    logs.rmdir()
+    logs.write_text("not a directory\n")
+    result = built.run("-B")
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.output
+    assert "dagmake: cannot create .dagmake/logs: File exists\n" in result.stderr
+    assert result.ran() == []
+    assert logs.read_text() == "not a directory\n"  # nothing of the user's is lost
+
+
 def test_when_the_state_cannot_be_written_the_build_stops_cleanly(project):
     # A file size limit makes writes fail with EFBIG, as a full disk makes them fail with
     # ENOSPC: dagmake's own state is what fails here, while tasks run.
