@@ -57,8 +57,8 @@ def check(pipefile: str, overrides, targets, fresh: dict | None = None) -> int |
             return None
         from .lock import is_held
 
-        if is_held(state_dir):
-            return None
+        if is_held(state_dir) or not os.path.lexists(os.path.join(state_dir, ".gitignore")):
+            return None  # (the full path puts a deleted .gitignore back)
         root_fd = os.open(root, os.O_RDONLY)
         try:
             current = []
