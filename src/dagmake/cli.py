@@ -557,9 +557,15 @@ def _clean(project, options: Options) -> int:
 
     names = None
     if options.targets:
-        names = []
+        graph = project.graph
+        found: dict[str, None] = {}
         for pattern in options.targets:
-            names.extend(project.graph.match(pattern, root=project.root, what="task to clean"))
+            for name in graph.match(pattern, root=project.root, what="task to clean"):
+                found[name] = None
+                # as with --force: a group stands for the tasks it gathers
+                if graph.tasks[name].is_group:
+                    found.update(dict.fromkeys(graph.gathered(name)))
+        names = list(found)
     if options.dry_run:
         removed, refused = clean(project, names, dry_run=True)
     else:

@@ -100,6 +100,17 @@ def test_clean_a_glob_of_tasks(project):
     assert project.exists("raw.csv") and project.exists("report.txt")
 
 
+def test_clean_a_group_cleans_the_tasks_it_gathers_as_force_reruns_them(project):
+    project.pipefile(PIPEFILE + '\n[tasks.outputs]\nafter = ["split", "side"]\n')
+    project.write("export.csv", "id\n", ns=T0)
+    project.write("side_in.txt", "s\n", ns=T0)
+    assert_ran(project.run(), ["extract", "split", "report", "side"])
+    result = project.run("--clean", "outputs")
+    assert result.returncode == 0, result
+    assert sorted(result.stdout.splitlines()) == ["removed parts", "removed side.txt"]
+    assert project.exists("raw.csv") and project.exists("report.txt")
+
+
 def test_clean_an_unknown_task(project):
     pipeline(project)
     result = project.run("--clean", "sidee")

@@ -7,7 +7,6 @@ import subprocess
 import pytest
 
 from conftest import (
-    SECOND,
     T0,
     Project,
     assert_nothing_ran,
