@@ -83,7 +83,15 @@ def did_you_mean(word: str, choices) -> str:
     """Return ", did you mean 'x'?" for the closest choice, or "" when none is close."""
     import difflib  # only on the error path
 
-    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    choices = list(choices)
+    # a name typed in another case ('EXTRACT', 'B') is the closest match of all
+    close = [choice for choice in choices if choice.lower() == word.lower()][:3]
+    if not close:
+        by_lower: dict[str, list[str]] = {}
+        for choice in choices:
+            by_lower.setdefault(choice.lower(), []).append(choice)
+        lowered = difflib.get_close_matches(word.lower(), list(by_lower), n=3, cutoff=0.6)
+        close = [choice for lower in lowered for choice in by_lower[lower]][:3]
     if not close:
         return ""
     if len(close) == 1:
