@@ -559,12 +559,14 @@ class _Validator:
                 hint='write NAME = "value" pairs',
             )
         result = {}
+        within = key or section  # 'env.PATH' of a task, 'vars.raw' or 'env.PATH' at the top
         for name, value in table.items():
             if type(value) in (int, float):
                 value = str(value)
             if not isinstance(value, str):
                 raise self.error(
-                    f"'{key + '.' if key else ''}{name}' must be a string, not {_type_name(value)}",
+                    f"'{within + '.' if within else ''}{name}' must be a string, "
+                    f"not {_type_name(value)}",
                     task=task,
                     key=key or name,
                     section=section,

@@ -1471,3 +1471,15 @@ def test_inputs_and_outputs_placeholders_work_in_cmd_and_env():
     )
     assert task.action.commands == ("cp i o",)
     assert dict(task.env)["OUT"] == "o"
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ('[vars]\nx = []\n[tasks.a]\ncmd = "x"\n', "Pipefile.toml:2: 'vars.x' must be a string"),
+        ('[env]\nshell = true\n[tasks.a]\ncmd = "x"\n', "Pipefile.toml:2: 'env.shell' must be"),
+    ],
+)
+def test_a_wrong_type_in_vars_or_env_names_the_table(text, start):
+    message = str(load_error(text))
+    assert message.startswith(start), message
