@@ -247,7 +247,7 @@ def _locator(source: bytes):
     """A function (task, key) -> line number, for errors found after parsing."""
 
     def locate(task: str | None, key: str | None) -> int | None:
-        return _find_line(_text(source).splitlines(), task, key)
+        return _find_line(_code_lines(_text(source)), task, key)
 
     return locate
 
@@ -255,6 +255,44 @@ def _locator(source: bytes):
 def _text(source: bytes) -> str:
     """The Pipefile's text for finding lines in, without a byte-order mark."""
     return source.removeprefix(_BOM).decode("utf-8", "replace")
+
+
+def _code_lines(text: str) -> list[str]:
+    """The Pipefile's lines for finding keys in, those inside a multi-line string blanked:
+    a `[ -e x ]` or `inputs=` line of a cmd = \"\"\"...\"\"\" is no table header and no key."""
+    lines = text.splitlines()
+    closing = None  # the delimiter of the multi-line string the line starts in
+    for number, line in enumerate(lines):
+        rest = line
+        if closing is not None:
+            lines[number] = ""
+            end = line.find(closing)
+            if end == -1:
+                continue
+            rest = line[end + 3 :]
+        closing = _opens_string(rest)
+    return lines
+
+
+def _opens_string(line: str) -> str | None:
+    """The delimiter of a multi-line string that line opens and leaves open, if any."""
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if c == "#":
+            return None
+        if c in "\"'":
+            if line.startswith(c * 3, i):
+                end = line.find(c * 3, i + 3)
+                if end == -1:
+                    return c * 3
+                i = end + 3
+                continue
+            i += 1
+            while i < len(line) and line[i] != c:  # a one-line string
+                i += 2 if c == '"' and line[i] == "\\" else 1
+        i += 1
+    return None
 
 
 def _find_line(lines: list[str], task: str | None, key: str | None) -> int | None:
@@ -295,7 +333,7 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
 class _Validator:
     def __init__(self, text: str, shown: str, root: str, name: str = FILENAME) -> None:
         self.text = text
-        self.lines = text.splitlines()
+        self.lines = _code_lines(text)
         self.file = shown
         self.root = root
         self.name = name  # the Pipefile's path relative to root (root is its directory)

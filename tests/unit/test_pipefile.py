@@ -1483,3 +1483,22 @@ def test_inputs_and_outputs_placeholders_work_in_cmd_and_env():
 def test_a_wrong_type_in_vars_or_env_names_the_table(text, start):
     message = str(load_error(text))
     assert message.startswith(start), message
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # a line of a multi-line command that looks like a table header, or like the key
+        ('[tasks.a]\ncmd = """\n[ -e x ] && echo\n"""\ninputs = "x"\n', 5),
+        ('[tasks.a]\ncmd = """\ninputs=foo\n"""\nhelp = "h"\ninputs = "x"\n', 6),
+        (
+            "[tasks.a]\ncmd = '''\ninputs=foo # \"\"\"\n'''\n"
+            "help = \"# '''\" # '''\ninputs = \"x\"\n",
+            6,
+        ),
+        ('[tasks.a]\ncmd = "echo \\" \\"\\"\\" "\ninputs = "x"\n', 3),
+    ],
+)
+def test_an_error_line_skips_what_lies_inside_multi_line_strings(text, line):
+    error = load_error(text)
+    assert str(error).startswith(f"Pipefile.toml:{line}: task 'a': 'inputs' must be"), error
