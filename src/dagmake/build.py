@@ -109,10 +109,20 @@ def _glob_inputs(project, task, pattern: str, strict: bool = True, ready=False) 
     `after` declares an output where the glob looks: that task may put files there."""
     matches = set(files.expand_glob(project.root, pattern))
     matches.update(project.graph.outputs_matching(pattern))
+    own = ()
     if task.outputs:
         # what the task itself wrote into an output directory is not one of its inputs
         inside = tuple(output + "/" for output in task.outputs)
-        matches = {match for match in matches if not match.startswith(inside)}
+        own = sorted(match for match in matches if match.startswith(inside))
+        matches.difference_update(own)
+    if not matches and own and strict:
+        raise _input_error(
+            project,
+            task,
+            f"input glob '{pattern}' matches only what the task itself writes "
+            f"({own[0]}{', ...' if len(own) > 1 else ''})",
+            "a task cannot read what it writes: narrow the glob to the files it reads",
+        )
     if not matches and strict:
         if ready:  # the tasks before it have run: whatever was to feed it has not
             raise _input_error(

@@ -51,6 +51,26 @@ def test_glob_matching_nothing_is_an_error(project):
     assert "Traceback" not in result.stderr
 
 
+def test_a_glob_matching_only_its_own_tasks_output_says_so(project):
+    project.pipefile(
+        """
+        [tasks.t]
+        cmd = "mkdir -p out && cp in.csv out/a.csv"
+        inputs = ["*/*.csv", "in.csv"]
+        outputs = ["out"]
+        """
+    )
+    project.write("in.csv", "a\n")
+    project.write("out/a.csv", "a\n")
+    result = project.run()
+    assert result.returncode == 2, result
+    assert (
+        "task 't': input glob '*/*.csv' matches only what the task itself writes (out/a.csv)"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_a_glob_inside_an_output_directory_waits_for_and_follows_its_producer(project):
     project.write("seed.txt", "1")
     project.pipefile(
