@@ -230,8 +230,6 @@ def build(
     """
     reporter = reporter or Reporter()
     warn = warn or (lambda message: None)
-    started = time.monotonic()
-    started_wall = time.time()
     project_lock = None
     if lock:
         from .lock import ProjectLock
@@ -244,6 +242,9 @@ def build(
             (notice or warn)(f"waiting for dagmake (pid {pid}) to finish")
 
         project_lock.acquire(wait=wait, on_wait=on_wait)
+    # from here: the time spent waiting for another dagmake is not this run's
+    started = time.monotonic()
+    started_wall = time.time()
     try:
         store = StateStore(project.state_dir)
         records = store.load()

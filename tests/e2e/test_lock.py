@@ -53,6 +53,25 @@ def test_a_build_of_other_tasks_is_refused_too(project, holder):
     assert not project.exists("quick.txt")
 
 
+def test_the_time_spent_waiting_for_the_lock_is_not_counted_in_the_run(project, holder):
+    import re
+    import time
+
+    waiting = Background(project, "--wait", "quick")
+    try:
+        deadline = time.monotonic() + 10
+        while "waiting for dagmake" not in waiting.stderr:
+            assert time.monotonic() < deadline, waiting.output
+            time.sleep(0.02)
+        time.sleep(1.5)  # a wait long enough to see in the summary's time
+        project.write("go")
+        assert waiting.wait() == 0, waiting.output
+    finally:
+        waiting.stop()
+    seconds = float(re.search(r"1 ran, 0 up to date, 0 failed in (\d+\.\d+)s", waiting.stdout)[1])
+    assert seconds < 1.0, waiting.stdout  # touching one file, not the 1.5 s spent waiting
+
+
 def test_a_lock_file_left_by_a_dead_process_is_taken_over(project):
     project.pipefile(HOLD)
     project.write("go")
