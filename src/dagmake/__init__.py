@@ -8,14 +8,13 @@ The Python API mirrors the command line:
 """
 
 import sys
-import types
 
 from ._version import __version__
 
 __all__ = ["DagmakeError", "__version__", "build", "load", "plan"]
 
 
-class _Package(types.ModuleType):
+class _Package(type(sys)):  # types.ModuleType, without importing types
     """The package object: its API functions load lazily, so `import dagmake` (and the
     CLI's no-op path) costs almost nothing.
 

@@ -115,10 +115,14 @@ class Options:
         self.limit = self.trace = None
 
 
+def _override(word: str) -> tuple[str, str] | None:
+    from .placeholders import parse_override  # only for a word with '=' in it
+
+    return parse_override(word)
+
+
 def parse_args(argv: list[str]) -> Options:
     """Parse argv by the table above (argparse alone costs more than a whole no-op run)."""
-    from .placeholders import parse_override
-
     options = Options()
     args = list(argv)
     index = 0
@@ -127,7 +131,7 @@ def parse_args(argv: list[str]) -> Options:
         arg = args[index]
         index += 1
         if only_positional or arg == "-" or not arg.startswith("-"):
-            override = None if only_positional else parse_override(arg)
+            override = None if only_positional or "=" not in arg else _override(arg)
             if override:
                 options.overrides[override[0]] = override[1]
             else:
@@ -437,22 +441,22 @@ def _check_reports(options: Options) -> None:
 
 def _pipefile_in(directory: str) -> str:
     """The Pipefile that `-f DIRECTORY` names: the one in it, never one in a parent."""
-    from .pipefile import FILENAME
+    from .files import PIPEFILE
 
-    pipefile = os.path.join(directory, FILENAME)
+    pipefile = os.path.join(directory, PIPEFILE)
     if not os.path.isfile(pipefile):
         raise UsageError(
-            f"-f {directory}: a directory with no {FILENAME} in it",
-            hint=f"-f names a Pipefile: -f path/to/{FILENAME}",
+            f"-f {directory}: a directory with no {PIPEFILE} in it",
+            hint=f"-f names a Pipefile: -f path/to/{PIPEFILE}",
         )
     return pipefile
 
 
 def _history(options: Options) -> int:
-    from .pipefile import find
+    from .files import find_pipefile
     from .report.history import show
 
-    pipefile = find() if options.file is None else os.path.abspath(options.file)
+    pipefile = find_pipefile() if options.file is None else os.path.abspath(options.file)
     task = options.targets[0] if options.targets else None
     state_dir = os.path.join(os.path.dirname(pipefile), ".dagmake")
     sys.stdout.write(show(state_dir, task, limit=options.limit or 10, as_json=options.json))
@@ -479,11 +483,11 @@ def _plain_run(options: Options) -> bool:
 
 def _nothing_changed(options: Options, fresh_stamps: dict) -> int | None:
     from . import noop
-    from .pipefile import find
+    from .files import find_pipefile
 
     if options.file is None:
         try:
-            pipefile = find()
+            pipefile = find_pipefile()
         except DagmakeError:
             return None
     else:

@@ -9,6 +9,7 @@ import os
 # A directory's stamp is (newest mtime_ns of the files inside, number of files), so
 # adding, editing or deleting a file inside it changes the stamp.
 
+PIPEFILE = "Pipefile.toml"
 _SKIPPED_DIRS = frozenset({".dagmake", ".git", "__pycache__"})
 
 
@@ -215,6 +216,28 @@ def is_inside(root_real: str, root: str, path: str) -> bool:
     """Whether path, with every symlink resolved, lies strictly inside the project root."""
     real = os.path.realpath(os.path.join(root, path))
     return real.startswith(root_real + os.sep)
+
+
+def find_pipefile(start: str | None = None) -> str:
+    """The nearest Pipefile.toml in start or one of its parents (like git finds .git).
+
+    Here rather than in pipefile.py: a no-op run finds the Pipefile without importing
+    what parses it.
+    """
+    directory = os.path.abspath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(directory, PIPEFILE)
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            from .errors import PipefileError
+
+            raise PipefileError(
+                f"no {PIPEFILE} in {os.path.abspath(start or os.getcwd())} or any parent directory",
+                hint="create one, or name it with -f PATH",
+            )
+        directory = parent
 
 
 def shown(path: str) -> str:

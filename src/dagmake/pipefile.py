@@ -8,12 +8,13 @@ import posixpath
 import sys
 
 from .errors import PipefileError, UsageError, did_you_mean
+from .files import PIPEFILE as FILENAME
+from .files import find_pipefile as find
 from .files import is_glob
 from .files import shown as _shown
 from .placeholders import expand, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
-FILENAME = "Pipefile.toml"
 CACHE_FORMAT = 9  # 5, 8, 9: stricter validation; 6: paths made relative; 7: env hashed sorted
 
 TOP_KEYS = ("settings", "vars", "env", "tasks")
@@ -91,22 +92,6 @@ class Project:
     @property
     def state_dir(self) -> str:
         return os.path.join(self.root, ".dagmake")
-
-
-def find(start: str | None = None) -> str:
-    """The nearest Pipefile.toml in start or one of its parents (like git finds .git)."""
-    directory = os.path.abspath(start or os.getcwd())
-    while True:
-        candidate = os.path.join(directory, FILENAME)
-        if os.path.isfile(candidate):
-            return candidate
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            raise PipefileError(
-                f"no {FILENAME} in {os.path.abspath(start or os.getcwd())} or any parent directory",
-                hint="create one, or name it with -f PATH",
-            )
-        directory = parent
 
 
 def load(

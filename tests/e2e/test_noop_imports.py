@@ -28,8 +28,9 @@ HEAVY = {
 }
 
 
-def imported_by(cwd, *args) -> set[str]:
-    """Top-level names of the modules the launcher imports for `dagmake args` in cwd."""
+def imported_by(cwd, *args, full: bool = False) -> set[str]:
+    """Top-level names (or full names) of the modules the launcher imports for
+    `dagmake args` in cwd."""
     completed = subprocess.run(
         [sys.executable, "-X", "importtime", str(LAUNCHER), *args],
         cwd=cwd,
@@ -40,7 +41,7 @@ def imported_by(cwd, *args) -> set[str]:
     assert completed.returncode == 0, completed
     names = [line.split("|")[-1].strip() for line in completed.stderr.splitlines()]
     assert "dagmake.cli" in names  # the check itself works
-    return {name.split(".")[0] for name in names}
+    return set(names) if full else {name.split(".")[0] for name in names}
 
 
 def test_a_no_op_run_imports_no_parser_no_process_machinery_and_no_extras(tmp_path):
@@ -53,6 +54,9 @@ def test_a_no_op_run_imports_no_parser_no_process_machinery_and_no_extras(tmp_pa
     # the first no-op plans in full (and saves its answer); the next ones use that answer
     assert imported_by(tmp_path) & HEAVY == set()
     assert imported_by(tmp_path) & HEAVY == set()
+    # nor what parses and validates a Pipefile, nor the types of its tasks
+    modules = imported_by(tmp_path, full=True)
+    assert {"dagmake.pipefile", "dagmake.task", "dagmake.placeholders", "types"} & modules == set()
 
 
 def test_the_command_caches_its_own_bytecode_under_pythondontwritebytecode(tmp_path):
