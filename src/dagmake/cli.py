@@ -226,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
         # must end as Ctrl-C does (exit 130), also while the Pipefile is read
         with sigterm_as_interrupt():
             options = parse_args(argv)
-            return run(options)
+            code = run(options)
+            if sys.stdout is not None:  # here, where a full disk is reported, not at exit
+                sys.stdout.flush()
+            return code
     except DagmakeError as error:
         _print_error(str(error))
         _json_error(argv, str(error), error.exit_code)
@@ -239,6 +242,41 @@ def main(argv: list[str] | None = None) -> int:
         # The reader of our output went away (dagmake -l | head): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as error:
+        if not _output_failed(error):
+            raise
+        # `dagmake -l > /dev/full`: say so, and leave nothing for the exit to flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _print_error(f"cannot write the output: {error.strerror or error}")
+        return 1
+
+
+def _say_nothing_to_do(up_to_date: int) -> None:
+    """The fast no-op's one line; as with any build, output that cannot be written does
+    not change the exit code."""
+    try:
+        print(f"dagmake: no work to do ({up_to_date} up to date)", flush=True)
+    except OSError as error:
+        from .console import output_lost
+
+        output_lost(sys.stdout, error)
+
+
+def _output_failed(error: OSError) -> bool:
+    """Whether error is stdout that cannot be written. What dagmake writes elsewhere says
+    so itself, naming the file; a write to stdout fails with a full disk's errno and no
+    file name, or leaves a buffer that cannot be written either."""
+    import errno
+
+    if error.filename is not None:
+        return False
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+        return True
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError, AttributeError):
+        return True
+    return False
 
 
 def _print_error(message: str) -> None:
@@ -283,7 +321,7 @@ def run(options: Options) -> int:
         up_to_date = _nothing_changed(options, fresh_stamps)
         if up_to_date is not None:
             if not options.quiet:
-                print(f"dagmake: no work to do ({up_to_date} up to date)")
+                _say_nothing_to_do(up_to_date)
             return 0
     from .pipefile import load
 

@@ -55,26 +55,8 @@ class ConsoleReporter(Reporter):
             self._lost(error)
 
     def _lost(self, error: OSError) -> None:
-        """The output went away (`dagmake | head`, a full disk): the build goes on unseen.
-
-        Stopping the tasks because nobody reads about them would lose their work.
-        """
-        stream, self.stream = self.stream, _Discard()
+        self.stream = output_lost(self.stream, error)
         self.tty = False
-        try:  # what is still buffered, and later prints, go nowhere instead of failing
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, stream.fileno())
-            finally:
-                os.close(devnull)
-        except (OSError, ValueError, AttributeError):
-            pass
-        if not isinstance(error, BrokenPipeError):
-            print(
-                f"dagmake: cannot write the build's output ({error.strerror or error}); "
-                "it goes on, see .dagmake/logs/ and the exit code",
-                file=sys.stderr,
-            )
 
     def _draw_status(self) -> None:
         if not self.tty or self.quiet or not self.running:
@@ -222,6 +204,30 @@ def _terminal_width() -> int:
     except OSError:
         return 80
     return columns if columns >= 20 else 80  # a terminal with no size set reports 0
+
+
+def output_lost(stream, error: OSError) -> _Discard:
+    """The build's output went away (`dagmake | head`, a full disk): it goes on unseen,
+    and what is still buffered, and later prints, go nowhere instead of failing.
+    Returns the stream to write to from now on.
+
+    Stopping the tasks because nobody reads about them would lose their work.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    if not isinstance(error, BrokenPipeError) and not isinstance(stream, _Discard):
+        print(
+            f"dagmake: cannot write the build's output ({error.strerror or error}); "
+            "it goes on, see .dagmake/logs/ and the exit code",
+            file=sys.stderr,
+        )
+    return _Discard()
 
 
 class _Discard:

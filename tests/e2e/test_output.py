@@ -222,11 +222,12 @@ CHATTY_SIX = "\n".join(
 )
 
 
-def test_a_reader_that_goes_away_does_not_stop_the_build(project):
+@pytest.mark.parametrize("flags", [[], ["--json"]], ids=["text", "json"])
+def test_a_reader_that_goes_away_does_not_stop_the_build(project, flags):
     """`dagmake | head -1`: the build finishes, unseen, with its own exit code."""
     project.pipefile(CHATTY_SIX)
     build = subprocess.Popen(
-        [*dagmake_command(), "-j2"],
+        [*dagmake_command(), "-j2", *flags],
         cwd=project.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -242,19 +243,47 @@ def test_a_reader_that_goes_away_does_not_stop_the_build(project):
     assert_nothing_ran(project.run())
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
-def test_output_that_cannot_be_written_is_reported_once_and_the_build_goes_on(project):
-    project.write("go")
-    project.pipefile(CHATTY_SIX)
+def _to_dev_full(project, *args: str, buffered: bool = False) -> tuple[int, str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    if buffered:
+        env.pop("PYTHONUNBUFFERED", None)
     with open("/dev/full", "w") as full:
         completed = subprocess.run(
-            [*dagmake_command(), "-j2"], cwd=project.root, stdout=full, stderr=subprocess.PIPE
+            [*dagmake_command(), *args],
+            cwd=project.root,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=env,
         )
     stderr = completed.stderr.decode()
-    assert completed.returncode == 0, stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    return completed.returncode, stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("flags", [[], ["--json"]], ids=["text", "json"])
+def test_output_that_cannot_be_written_is_reported_once_and_the_build_goes_on(project, flags):
+    project.write("go")
+    project.pipefile(CHATTY_SIX)
+    code, stderr = _to_dev_full(project, "-j2", *flags)
+    assert code == 0, stderr
     assert stderr.count("cannot write the build's output (No space left on device)") == 1
     assert all(project.exists(f"o{i}") for i in range(6))
+    # a no-op is a build too: its line lost is no failure
+    assert _to_dev_full(project)[0] == 0
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("buffered", [False, True], ids=["unbuffered", "buffered"])
+@pytest.mark.parametrize(
+    "args", [["-l"], ["-n"], ["--graph"], ["--history"], ["--version"], ["--clean", "-n"]], ids=str
+)
+def test_a_mode_whose_output_cannot_be_written_says_so_and_exits_1(project, args, buffered):
+    project.pipefile('[tasks.a]\ncmd = "touch a.txt"\noutputs = ["a.txt"]\n')
+    assert_ran(project.run(), ["a"])
+    code, stderr = _to_dev_full(project, *args, buffered=buffered)
+    assert code == 1, stderr
+    assert stderr == "dagmake: cannot write the output: No space left on device\n"
 
 
 def test_a_closed_stdout_is_no_crash(project):

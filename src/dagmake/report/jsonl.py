@@ -22,8 +22,13 @@ class JsonReporter(Reporter):
 
     def emit(self, event: str, **fields) -> None:
         line = json.dumps({"event": event, "time": round(time.time(), 6), **fields})
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except OSError as error:  # the reader went away, a full disk: the build goes on
+            from ..console import output_lost
+
+            self.stream = output_lost(self.stream, error)
 
     def on_RunStarted(self, event) -> None:
         self.emit(
