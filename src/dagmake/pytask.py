@@ -59,15 +59,30 @@ def main(argv: list[str]) -> int:
         arguments["inputs"] = expanded
     if takes_any or "outputs" in names:
         arguments["outputs"] = outputs
-    function(**arguments)
+    result = function(**arguments)
+    if type(result).__name__ == "coroutine" and hasattr(result, "send"):  # an `async def`
+        import asyncio
+
+        asyncio.run(result)
     return 0  # an exception is the only failure; a return value means nothing
 
 
 def _parameters(function):
-    """(parameter names, whether it takes **kwargs, required names) of a plain function or
-    method, read off its code object (importing inspect would take a project's inspect.py);
-    None for other callables."""
+    """(parameter names, whether it takes **kwargs, required names) of a function, a method,
+    a class (its __init__) or a callable object (its __call__), read off the code object
+    (importing inspect would take a project's inspect.py); None for other callables.
+
+    A decorator's wrapper (functools.wraps) is seen through, as inspect.signature does.
+    """
+    for _ in range(100):  # a __wrapped__ chain that loops ends somewhere
+        if not hasattr(function, "__wrapped__"):
+            break
+        function = function.__wrapped__
     bound = hasattr(function, "__func__")  # a method: its first parameter is given
+    if isinstance(function, type):
+        function, bound = function.__init__, True  # self is given
+    elif not hasattr(function, "__code__") and not bound and callable(function):
+        function, bound = function.__call__, True
     function = getattr(function, "__func__", function)
     code = getattr(function, "__code__", None)
     if code is None:
@@ -101,21 +116,64 @@ def _run() -> int:
     except SystemExit:
         raise
     except BaseException as error:
+        _forget_shadows(sys.argv[1] if len(sys.argv) > 1 else "")
         import traceback
 
-        # Show the user's frames: not this bootstrap's, nor the import machinery's.
+        print(_user_traceback(error, traceback), end="", file=sys.stderr)
+        return 1
+
+
+def _forget_shadows(root: str) -> None:
+    """Let the standard traceback module (and what it imports) be imported to report the
+    error, though the project has a traceback.py or re.py: the task's code is done."""
+    import os
+
+    project = os.path.abspath(root) + os.sep if root else None
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) + os.sep != project]
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None) or ""
+        if project and where.startswith(project) and name.split(".")[0] in sys.stdlib_module_names:
+            del sys.modules[name]
+
+
+def _user_traceback(error: BaseException, traceback) -> str:
+    """The error as Python shows it, chained causes included, with the user's frames only:
+    not this bootstrap's, nor the import machinery's."""
+    chain = []
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if error.__cause__ is not None:
+            link, following = error.__cause__, _CAUSE
+        elif error.__context__ is not None and not error.__suppress_context__:
+            link, following = error.__context__, _CONTEXT
+        else:
+            link, following = None, ""
+        chain.append((error, following))  # following: what leads from link to error
+        error = link
+    # an `async def` task runs under asyncio.run(): its frames are the bootstrap's too
+    asyncio = sys.modules.get("asyncio")
+    bootstrap = (getattr(asyncio, "__file__", None) or "").rpartition("__init__.py")[0] or None
+    parts = []
+    for error, following in reversed(chain):
+        parts.append(following)  # (after its cause, printed just before)
         frames = [
             frame
             for frame in traceback.extract_tb(error.__traceback__)
             if frame.filename != __file__
+            and not (bootstrap and frame.filename.startswith(bootstrap))
             and not frame.filename.startswith("<frozen importlib")
             and not frame.filename.endswith(("importlib/__init__.py", "importlib\\__init__.py"))
         ]
         if frames:
-            print("Traceback (most recent call last):", file=sys.stderr)
-            print("".join(traceback.format_list(frames)), end="", file=sys.stderr)
-        print("".join(traceback.format_exception_only(type(error), error)), end="", file=sys.stderr)
-        return 1
+            parts.append("Traceback (most recent call last):\n")
+            parts.append("".join(traceback.format_list(frames)))
+        parts.append("".join(traceback.format_exception_only(type(error), error)))
+    return "".join(parts)
+
+
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
 
 
 if __name__ == "__main__":

@@ -241,6 +241,7 @@ class ProcessRunner:
             outputs = [_relative(p, cwd) for p in task.outputs]
             yield [
                 self.python,
+                "-P",  # no task cwd first on sys.path: a dagmake.py there would shadow us
                 "-m",
                 "dagmake.pytask",
                 self.root,

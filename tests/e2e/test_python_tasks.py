@@ -317,3 +317,97 @@ def test_a_method_of_an_object_and_a_class_callable_get_their_arguments(project)
     result = project.run()
     assert result.returncode == 0, result
     assert project.read("m.txt") == "method" and project.read("c.txt") == "class"
+
+
+SHAPES = """\
+import functools
+
+
+def logged(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        print("calling", function.__name__)
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+@logged
+def decorated(outputs):
+    open(outputs[0], "w").write("decorated")
+
+
+class Callable:
+    def __call__(self, inputs, outputs):
+        open(outputs[0], "w").write(f"callable {len(inputs)}")
+
+
+instance = Callable()
+
+
+async def fetch(outputs):
+    open(outputs[0], "w").write("awaited")
+
+
+async def fetch_fails():
+    raise ValueError("async kaboom")
+
+
+def chained():
+    try:
+        int("abc")
+    except ValueError as error:
+        raise RuntimeError("could not read the count") from error
+"""
+
+
+def test_decorated_callable_and_async_functions_get_their_arguments(project):
+    project.write("shapes.py", SHAPES)
+    project.write("in.txt", "x\n")
+    project.pipefile(
+        '[tasks.decorated]\npython = "shapes:decorated"\noutputs = ["d.txt"]\n\n'
+        '[tasks.instance]\npython = "shapes:instance"\ninputs = ["in.txt"]\noutputs = ["i.txt"]\n\n'
+        '[tasks.fetch]\npython = "shapes:fetch"\noutputs = ["f.txt"]\n'
+    )
+    assert_ran(project.run(), ["decorated", "instance", "fetch"])
+    assert project.read("d.txt") == "decorated"  # the wrapper's **kwargs got outputs only
+    assert project.read("i.txt") == "callable 1"
+    assert project.read("f.txt") == "awaited"  # run to its end, not a coroutine dropped
+
+
+def test_a_failing_async_function_and_a_chained_exception_show_the_whole_story(project):
+    project.write("shapes.py", SHAPES)
+    project.pipefile(
+        '[tasks.fetch_fails]\npython = "shapes:fetch_fails"\n\n'
+        '[tasks.chained]\npython = "shapes:chained"\n'
+    )
+    result = project.run("-k")
+    assert result.returncode == 1, result
+    failed = project.read(".dagmake/logs/fetch_fails.log")
+    assert failed.endswith("ValueError: async kaboom\n"), failed
+    assert "asyncio" not in failed and "dagmake" not in failed, failed
+    chained = project.read(".dagmake/logs/chained.log")
+    cause = chained.index("ValueError: invalid literal for int()")
+    link = chained.index("The above exception was the direct cause of the following exception:")
+    assert cause < link < chained.index("RuntimeError: could not read the count"), chained
+
+
+def test_project_modules_named_traceback_inspect_or_dagmake_break_nothing(project):
+    project.write("traceback.py", "def extract_tb():\n    pass\n")
+    project.write("inspect.py", "def signature():\n    pass\n")
+    project.write("sub/dagmake.py", "raise ImportError('the project, not dagmake')\n")
+    project.write(
+        "steps.py",
+        "def fails():\n    raise ValueError('the users error')\n\n"
+        "class Build:\n    def __init__(self, outputs):\n"
+        "        open(outputs[0], 'w').write('ok')\n",
+    )
+    project.pipefile(
+        '[tasks.fails]\npython = "steps:fails"\n\n'
+        '[tasks.build]\npython = "steps:Build"\ncwd = "sub"\noutputs = ["b.txt"]\n'
+    )
+    result = project.run("-k")
+    assert result.returncode == 1, result
+    log = project.read(".dagmake/logs/fails.log")
+    assert 'steps.py", line 2, in fails' in log and log.endswith("ValueError: the users error\n")
+    assert project.read("b.txt") == "ok"
