@@ -15,7 +15,7 @@ from .files import shown as _shown
 from .placeholders import expand, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
-CACHE_FORMAT = 9  # 5, 8, 9: stricter validation; 6: paths made relative; 7: env hashed sorted
+CACHE_FORMAT = 10  # 5, 8, 9: stricter validation; 6: relative paths; 7: env sorted; 10: 3.10
 
 TOP_KEYS = ("settings", "vars", "env", "tasks")
 SETTINGS_KEYS = ("jobs", "shell", "default", "on_failure", "on_success")
@@ -197,7 +197,7 @@ def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Sett
     except ImportError:  # pragma: no cover - tomli is a dependency; stdlib as a fallback
         import tomllib as toml
     try:
-        document = toml.loads(text)
+        document = toml.loads(text, parse_float=_Float)
     except toml.TOMLDecodeError as error:
         message = getattr(error, "msg", None) or str(error)
         raise PipefileError(
@@ -554,7 +554,7 @@ class _Validator:
         value = table.get(key)
         if value is None:
             return None
-        ok = type(value) in (int, float) if kind is float else type(value) is kind
+        ok = type(value) in _NUMBERS if kind is float else type(value) is kind
         if not ok:
             raise self.error(
                 f"'{key}' must be {expected}, not {_type_name(value)} {_short(value)}",
@@ -592,7 +592,9 @@ class _Validator:
         result = {}
         within = key or section  # 'env.PATH' of a task, 'vars.raw' or 'env.PATH' at the top
         for name, value in table.items():
-            if type(value) in (int, float):
+            if type(value) is _Float:
+                value = value.written  # 3.10 stays "3.10", not "3.1"
+            elif type(value) is int:
                 value = str(value)
             if not isinstance(value, str):
                 raise self.error(
@@ -729,7 +731,7 @@ class _Validator:
         always = self.typed(body, "always", bool, "true or false", task=name) or False
         resources = body.get("resources", {})
         if not isinstance(resources, dict) or not all(
-            type(v) in (int, float) and not v < 0 for v in resources.values()
+            type(v) in _NUMBERS and not v < 0 for v in resources.values()
         ):
             raise self.error(
                 "'resources' must be a table of numbers, e.g. { cpu = 2, memory_gb = 8 }",
@@ -946,6 +948,19 @@ def _first_nul(value, path: tuple) -> tuple | None:
     return None
 
 
+class _Float(float):
+    """A TOML float that remembers how the Pipefile wrote it: a number in [env] or [vars]
+    is taken as written, and `PYVER = 3.10` must not become "3.1"."""
+
+    def __new__(cls, written: str):
+        value = super().__new__(cls, written.replace("_", ""))
+        value.written = written
+        return value
+
+
+_NUMBERS = (int, float, _Float)
+
+
 def _as_float(value) -> float:
     """A TOML number as a float; an integer beyond a float's range becomes the largest float."""
     try:
@@ -982,6 +997,7 @@ def _type_name(value) -> str:
         str: "a string",
         int: "an integer",
         float: "a number",
+        _Float: "a number",
         bool: "a boolean",
         list: "a list",
         dict: "a table",
@@ -997,4 +1013,6 @@ def _toml_spelling(value) -> str:
     """A value as the Pipefile writes it: true, not Python's True."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if type(value) is _Float:
+        return value.written
     return repr(value)

@@ -768,6 +768,16 @@ def test_numbers_in_env_become_strings():
     assert dict(task.env) == {"PYTHONUNBUFFERED": "1", "RATIO": "0.5"}
 
 
+def test_a_float_in_env_or_vars_is_taken_as_written():
+    task = task_of(
+        "[vars]\nv = 3.10\n[env]\nPYVER = 3.10\nBIG = 1e3\n"
+        '[tasks.a]\ncmd = "echo {{v}}"\nenv = { RATIO = 0.50 }\ntimeout = 2.50\n'
+    )
+    assert dict(task.env) == {"PYVER": "3.10", "BIG": "1e3", "RATIO": "0.50"}
+    assert task.action.commands == ("echo 3.10",)
+    assert task.timeout == 2.5 and type(task.timeout) is float  # a plain number where one is due
+
+
 def test_task_placeholder():
     assert task_of('[tasks.a]\ncmd = "echo {{task}} > logs/{{task}}.txt"\n').action.commands == (
         "echo a > logs/a.txt",
