@@ -528,10 +528,12 @@ class _Validator:
             if name in resolved:
                 return resolved[name]
             if name in chain:
-                cycle = " -> ".join((*chain[chain.index(name) :], name))
-                raise self.error(
-                    f"vars refer to each other in a cycle: {cycle}", section="vars", key=name
-                )
+                members = chain[chain.index(name) :]
+                message = f"vars refer to each other in a cycle: {' -> '.join((*members, name))}"
+                given = [member for member in members if member in overrides]
+                if given:  # the fault is on the command line, not in the Pipefile
+                    raise UsageError(f"'{given[0]}={overrides[given[0]]}': {message}")
+                raise self.error(message, section="vars", key=name)
             # built-ins stay as placeholders here and are filled in per task
             known = {b: "{{" + b + "}}" for b in BUILTINS}
             for inner in names_in(raw[name]):
@@ -542,6 +544,9 @@ class _Validator:
                     raw[name], known, task=None, field=f"vars.{name}", file=self.file
                 )
             except PipefileError as error:
+                if name in overrides:
+                    message = error.message.replace(f" in 'vars.{name}'", "")
+                    raise UsageError(f"'{name}={overrides[name]}': {message}", hint=error.hint)
                 error.line = self._section_line("vars", name)
                 raise
             return resolved[name]

@@ -550,6 +550,28 @@ def test_an_override_of_an_unknown_var_is_a_usage_error(project):
     assert not project.exists("a.txt")
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("mode={{nope}}", "dagmake: 'mode={{nope}}': unknown placeholder '{{nope}}'"),
+        (
+            "mode={{mode}}",
+            "dagmake: 'mode={{mode}}': vars refer to each other in a cycle: mode -> mode",
+        ),
+        (
+            "mode={{other}}",
+            "dagmake: 'mode={{other}}': vars refer to each other in a cycle: mode -> other -> mode",
+        ),
+    ],
+)
+def test_a_faulty_override_is_blamed_on_the_command_line_not_the_pipefile(
+    project, override, message
+):
+    project.pipefile('[vars]\nmode = "a"\nother = "{{mode}}"\n[tasks.a]\ncmd = "echo {{other}}"\n')
+    first = assert_user_error(project.run("-n", override))
+    assert first == message
+
+
 def test_clean_never_deletes_the_pipefile_or_the_state(project):
     for output in ("Pipefile.toml", ".dagmake"):
         project.pipefile(f'[tasks.a]\ncmd = "true"\noutputs = ["{output}"]\n')
