@@ -497,7 +497,17 @@ def _history(options: Options) -> int:
     pipefile = find_pipefile() if options.file is None else os.path.abspath(options.file)
     task = options.targets[0] if options.targets else None
     state_dir = os.path.join(os.path.dirname(pipefile), ".dagmake")
-    sys.stdout.write(show(state_dir, task, limit=options.limit or 10, as_json=options.json))
+
+    def defined() -> frozenset[str]:
+        from .pipefile import load
+
+        try:
+            return frozenset(load(pipefile, write_cache=False).graph.tasks)
+        except DagmakeError:
+            return frozenset()  # a Pipefile that does not load: the history still shows
+
+    text = show(state_dir, task, limit=options.limit or 10, as_json=options.json, defined=defined)
+    sys.stdout.write(text)
     return 0
 
 

@@ -104,7 +104,11 @@ def test_history_before_any_run_and_for_an_unknown_task(pipeline):
     assert pipeline.run("extract").returncode == 0
     result = pipeline.run("--history", "extrakt")
     assert result.returncode == 2
-    assert "no recorded attempts of task 'extrakt', did you mean 'extract'?" in result.stderr
+    assert "unknown task 'extrakt', did you mean 'extract'?" in result.stderr
+    # a task of the Pipefile that has not run yet is no error, as no runs at all is none
+    result = pipeline.run("--history", "load")
+    assert result.returncode == 0, result
+    assert result.stdout == "dagmake: no recorded attempts of task 'load' yet\n"
 
 
 def test_history_works_while_the_pipefile_is_broken(pipeline):

@@ -123,10 +123,18 @@ def test_unknown_task_suggests_a_recorded_one(tmp_path):
     for entry in three_runs():
         history.append(entry)
     history.close()
-    with pytest.raises(
-        TargetError, match="no recorded attempts of task 'lod', did you mean 'load'"
-    ):
+    with pytest.raises(TargetError, match="unknown task 'lod', did you mean 'load'"):
         show(str(tmp_path), "lod")
+
+
+def test_a_defined_task_that_never_ran_is_no_error(tmp_path):
+    defined = lambda: frozenset({"load", "later"})  # noqa: E731
+    assert show(str(tmp_path), "later", defined=defined) == (
+        "dagmake: no recorded attempts of task 'later' yet\n"
+    )
+    assert show(str(tmp_path), "later", defined=defined, as_json=True) == ""
+    with pytest.raises(TargetError, match="unknown task 'latter', did you mean 'later'"):
+        show(str(tmp_path), "latter", defined=defined)
 
 
 def test_no_history_yet(tmp_path):

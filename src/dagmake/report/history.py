@@ -127,10 +127,19 @@ def runs(entries) -> list[Run]:
     return sorted(found.values(), key=lambda run: run.started)
 
 
-def show(state_dir: str, task: str | None = None, *, limit: int = 10, as_json=False) -> str:
+def show(
+    state_dir: str,
+    task: str | None = None,
+    *,
+    limit: int = 10,
+    as_json=False,
+    defined=lambda: frozenset(),
+) -> str:
     """What `dagmake --history [TASK]` prints: a table, or JSON lines with as_json.
 
-    Raises TargetError when task has no recorded attempt (with close matches).
+    defined() gives the names of the Pipefile's tasks, asked only for a task with no
+    recorded attempt: one of them has simply not run yet, like a project with no runs.
+    Raises TargetError for a task that is neither recorded nor defined (with close matches).
     """
     from ..state import History
 
@@ -138,11 +147,14 @@ def show(state_dir: str, task: str | None = None, *, limit: int = 10, as_json=Fa
     if task is not None:
         names = {attempt.task for run in all_runs for attempt in run.attempts}
         if task not in names:
+            tasks = defined()
+            if task in tasks:
+                return "" if as_json else f"dagmake: no recorded attempts of task '{task}' yet\n"
             from ..errors import TargetError, did_you_mean
 
             raise TargetError(
-                f"no recorded attempts of task '{task}'{did_you_mean(task, names)}",
-                hint="dagmake --history lists recent runs",
+                f"unknown task '{task}'{did_you_mean(task, names | set(tasks))}",
+                hint="dagmake -l lists the tasks; dagmake --history lists recent runs",
             )
     if not as_json:
         return render_runs(all_runs, limit) if task is None else render_task(all_runs, task, limit)
