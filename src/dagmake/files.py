@@ -6,8 +6,9 @@ import os
 
 # A stamp is (mtime_ns, size); None means the path does not exist. st_mtime_ns, not
 # st_mtime: float seconds make two writes within a microsecond or so look equal.
-# A directory's stamp is (newest mtime_ns of the files inside, number of files), so
-# adding, editing or deleting a file inside it changes the stamp.
+# A directory's stamp is (newest mtime_ns of the files inside, number of files, checksum
+# of every file's path, mtime_ns and size), so adding, editing or deleting a file inside
+# it changes the stamp, also a file restored with an older time (`cp -p`, an archive).
 
 PIPEFILE = "Pipefile.toml"
 _SKIPPED_DIRS = frozenset({".dagmake", ".git", "__pycache__"})
@@ -36,9 +37,12 @@ def stamp(root: str, path: str, root_fd: int | None = None) -> tuple[int, int] |
     return (st.st_mtime_ns, st.st_size)
 
 
-def directory_stamp(full: str, own_mtime_ns: int) -> tuple[int, int]:
+def directory_stamp(full: str, own_mtime_ns: int) -> tuple[int, int, int]:
+    import zlib
+
     newest = 0
-    count = 0
+    files = []
+    start = len(full) + 1
     stack = [(full, _identity(full, frozenset()) or frozenset())]
     while stack:
         current, ancestors = stack.pop()
@@ -55,13 +59,15 @@ def directory_stamp(full: str, own_mtime_ns: int) -> tuple[int, int]:
                             if inside is not None:
                                 stack.append((entry.path, inside))
                         continue
-                    mtime = entry.stat().st_mtime_ns
+                    st = entry.stat()
                 except OSError:
                     continue
-                count += 1
-                if mtime > newest:
-                    newest = mtime
-    return (newest if count else own_mtime_ns, count)
+                files.append(f"{entry.path[start:]}\0{st.st_mtime_ns}\0{st.st_size}")
+                if st.st_mtime_ns > newest:
+                    newest = st.st_mtime_ns
+    files.sort()  # the order scandir gives is the filesystem's
+    checksum = zlib.crc32("\n".join(files).encode("utf-8", "surrogateescape"))
+    return (newest if files else own_mtime_ns, len(files), checksum)
 
 
 def _identity(directory: str, ancestors: frozenset):

@@ -29,7 +29,7 @@ class Record(tuple):
     """The last run of one task: definition fingerprint, status, when, and input stamps.
 
     A tuple, so that loading thousands of them on a no-op run is one C call each.
-    `stamps` maps each input path to its (mtime_ns, size) as seen when the run started.
+    `stamps` maps each input path to its stamp (files.stamp) as seen when the run started.
     """
 
     __slots__ = ()

@@ -350,6 +350,32 @@ def test_a_directory_input_that_holds_another_tasks_output_waits_for_it_on_a_fre
     assert_nothing_ran(project.run())
 
 
+def test_a_directory_input_reruns_when_a_file_inside_is_restored_older_or_swapped(project):
+    # rule 7, second half, for what a directory holds: its newest time and file count
+    # stay the same, the files do not
+    project.pipefile(
+        """\
+        [tasks.merge]
+        cmd = "cat data/* > merged.txt"
+        inputs = ["data"]
+        outputs = ["merged.txt"]
+        """
+    )
+    project.write("data/a.txt", "old a\n", ns=T0)
+    project.write("data/b.txt", "b\n", ns=T0 + 2 * SECOND)
+    assert_ran(project.run(), ["merge"])
+    project.write("data/a.txt", "restored a, longer\n", ns=T0 + SECOND)  # cp -p of a backup
+    assert_ran(project.run(), ["merge"])
+    assert project.read("merged.txt") == "restored a, longer\nb\n"
+    assert_nothing_ran(project.run())
+    project.path("data/a.txt").unlink()
+    project.write("data/c.txt", "c\n", ns=T0 + SECOND)  # one file swapped for an older one
+    result = project.run("-n")
+    assert result.stdout == "merge: input data changed since the last run\n", result
+    assert_ran(project.run(), ["merge"])
+    assert project.read("merged.txt") == "b\nc\n"
+
+
 def _delete_an_output(project):
     project.path("other.txt").unlink()
     return ["other"]

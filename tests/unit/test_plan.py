@@ -463,3 +463,17 @@ def test_a_record_with_the_environment_hashed_in_file_order_still_matches():
     assert task.has_definition(task.fingerprint)
     other = Task("a", ShellAction(("true",)), env=(("Y", "3"), ("X", "1")))
     assert not other.has_definition(legacy)
+
+
+def test_a_directory_recorded_before_its_stamp_had_a_checksum_still_matches():
+    # (newest, count) then, (newest, count, checksum) now: upgrading reruns nothing
+    task = make_task(inputs=("data",))
+    legacy = Record(task.name, task.fingerprint, "ok", 100.0, 1.5, 1, {"data": (1_000, 2)})
+    assert (
+        judge(task, **facts(task=task, record=legacy, inputs={"data": (1_000, 2, 77)})[1]) is None
+    )
+    changed = judge(task, **facts(task=task, record=legacy, inputs={"data": (1_000, 3, 77)})[1])
+    assert changed.kind == INPUT_CHANGED
+    recorded = Record(task.name, task.fingerprint, "ok", 100.0, 1.5, 1, {"data": (1_000, 2, 77)})
+    changed = judge(task, **facts(task=task, record=recorded, inputs={"data": (1_000, 2, 78)})[1])
+    assert changed.text == "input data changed since the last run"
