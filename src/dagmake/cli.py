@@ -213,7 +213,8 @@ def _number(value, option: str, kind, *, minimum):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run dagmake with argv (default sys.argv[1:]); return the exit code."""
+    """Run dagmake with argv (default sys.argv[1:], as the program); return the exit code."""
+    called_as_program = argv is None
     argv = sys.argv[1:] if argv is None else argv
     # A task's output, or a path, that stdout's encoding cannot show (PYTHONIOENCODING,
     # a Latin-1 locale) is shown escaped, as stderr does: never a UnicodeEncodeError
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # from the first moment: cron, systemd and CI stop a job with SIGTERM, and it
         # must end as Ctrl-C does (exit 130), also while the Pipefile is read
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(final=called_as_program):
             options = parse_args(argv)
             code = run(options)
             if sys.stdout is not None:  # here, where a full disk is reported, not at exit

@@ -21,6 +21,7 @@ from .events import (
     TaskStarted,
 )
 from .plan import Step
+from .sig import interrupts
 
 
 class StepRefused(Exception):
@@ -350,8 +351,8 @@ class Executor:
                     self.runner.kill_all()
                     ended = self._abandon_running()
                     continue
-                if not killed and time.monotonic() >= deadline:
-                    self.runner.kill_all()
+                if not killed and (time.monotonic() >= deadline or interrupts() > 1):
+                    self.runner.kill_all()  # (a second Ctrl-C: at once)
                     killed = True
                 elif killed and time.monotonic() >= deadline + self.grace:
                     # Killed, and still no end reported: stop waiting for what cannot come.

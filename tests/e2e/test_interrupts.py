@@ -116,6 +116,29 @@ def test_a_second_sigint_kills_a_task_that_ignores_sigterm_at_once(project, clea
     assert project.run("-n").stdout == "stubborn: its last run was interrupted\n"
 
 
+@pytest.mark.parametrize("gap", [0.0, 0.001, 0.005], ids=["at-once", "1ms", "5ms"])
+def test_two_interrupts_in_a_row_still_stop_and_record_every_task(project, cleanup, gap):
+    # A terminal's Ctrl-C reaches both dagmake and a wrapper that passes it on (`uv run`,
+    # `npm run`): the second one lands while the first is being handled.
+    project.pipefile(PIPELINE + STUBBORN)
+    build = Background(project, "-j3")
+    cleanup(build)
+    pids = [read_pid(project, name) for name in PIDS[:4]]
+
+    build.send(signal.SIGINT)
+    time.sleep(gap)
+    build.send(signal.SIGINT)
+
+    assert build.wait() == 130, build.output
+    assert "Traceback" not in build.output
+    assert "INTERRUPTED polite" in build.stdout and "INTERRUPTED stubborn" in build.stdout
+    assert build.seconds_since_signal() < 1.5, build.output  # the second one kills at once
+    assert wait_until(lambda: all(process_gone(pid) for pid in pids), timeout=5)
+    dry_run = project.run("-n").stdout.splitlines()
+    assert "polite: its last run was interrupted" in dry_run, dry_run
+    assert "stubborn: its last run was interrupted" in dry_run, dry_run
+
+
 def test_a_task_that_ignores_sigterm_is_killed_after_the_grace_period(project, cleanup):
     project.pipefile(STUBBORN)
     build = Background(project)

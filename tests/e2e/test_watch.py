@@ -463,6 +463,23 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.parametrize("gap", [0.0, 0.002, 0.005], ids=["at-once", "2ms", "5ms"])
+def test_two_interrupts_in_a_row_still_end_watching_with_exit_0(tmp_path, gap):
+    # a terminal's Ctrl-C passed on a moment later by a wrapper (`uv run`, `npm run`)
+    root = make_project(tmp_path / "project", PIPEFILE)
+    w = Watcher(root)
+    try:
+        w.wait_for(r"^watching ")
+        w.process.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        assert w.stop() == 0, w.output()
+    finally:
+        if w.process.poll() is None:
+            w.process.kill()
+    time.sleep(0.1)  # the reader takes the last lines
+    assert "Traceback" not in w.output() and "Exception" not in w.output(), w.output()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_running_tasks_and_exits_0(tmp_path, signum):
     root = make_project(tmp_path / "project", SLOW)
