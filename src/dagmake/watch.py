@@ -179,6 +179,7 @@ def relevance(project, tasks=None):
     holders: set[str] = set()
     patterns = []
     matched: set[str] = set()  # what the globs matched: its deletion is a change
+    held: set[str] = set()  # what input directories hold: likewise
     for task in project.tasks if tasks is None else tasks:
         for path in task.inputs:
             if files.is_glob(path):
@@ -193,9 +194,12 @@ def relevance(project, tasks=None):
                     patterns.append((files.compile_glob(real + rest), True))
             else:
                 full = _absolute(root, path)
+                real = os.path.realpath(full)
                 inputs.add(full)
-                inputs.add(os.path.realpath(full))  # a symlink's events come from its target
+                inputs.add(real)  # a symlink's events come from its target
                 directory = os.path.dirname(full)
+                if os.path.isdir(real):
+                    held.update(_held_in(real, (full, real)))
             # Renaming or deleting a directory removes its inputs without an event for each.
             holders.update(_parents(directory, root))
     # ...but not the directories the build itself may create to hold its outputs.
@@ -212,8 +216,15 @@ def relevance(project, tasks=None):
             return False
         if _covered(path, outputs):
             return False
-        if _covered(path, inputs) or path in holders:
+        if path in inputs or path in holders:
             return True
+        if _covered(path, inputs):
+            # Inside an input directory, as for a glob below: a file that came and went
+            # (a task's temporary file, renamed elsewhere) changed nothing.
+            if os.path.lexists(path):
+                held.add(path)
+                return True
+            return path in held
         if not any(regex.match(path if whole else relative) for regex, whole in patterns):
             return False
         # A file that matches a glob counts while it exists, or when it was a match
@@ -313,6 +324,19 @@ def _parents(directory: str, root: str) -> list[str]:
     while _inside(directory, root) and directory != root:
         found.append(directory)
         directory = os.path.dirname(directory)
+    return found
+
+
+def _held_in(directory: str, prefixes) -> set[str]:
+    """Every path under directory (files and directories), as seen through each prefix
+    (the input as written, and its real path when a symlink leads there)."""
+    found = set()
+    for current, directories, names in os.walk(directory):
+        directories[:] = [name for name in directories if name not in IGNORED_DIRS]
+        relative = os.path.relpath(current, directory)
+        for name in (*directories, *names):
+            tail = name if relative == "." else os.path.join(relative, name)
+            found.update(os.path.join(prefix, tail) for prefix in prefixes)
     return found
 
 

@@ -591,6 +591,39 @@ def test_quiet_watch_prints_nothing_while_all_is_well(tmp_path):
     assert w.output() == ""
 
 
+def test_a_tasks_temporary_file_inside_a_directory_input_starts_no_round(start, tmp_path):
+    # `always` reruns fetch on every round: a round its own temporary file started would
+    # start the next one, and so on forever
+    root = tmp_path / "project"
+    write(
+        root / "Pipefile.toml",
+        """\
+[tasks.fetch]
+cmd = "cat src.txt > data/new.csv.tmp && mv data/new.csv.tmp data/new.csv"
+outputs = ["data/new.csv"]
+always = true
+
+[tasks.report]
+cmd = "ls data > report.txt"
+inputs = ["data"]
+outputs = ["report.txt"]
+
+[tasks.probe]
+cmd = "cp probe.txt probe.out"
+inputs = ["probe.txt"]
+outputs = ["probe.out"]
+""",
+    )
+    write(root / "src.txt", "s1\n")
+    write(root / "data/kept.csv", "d\n")
+    write(root / "probe.txt", "")
+    w = start(root)
+    since = w.mark()
+    w.settle()
+    w.settle()
+    assert w.changed(since) == [["probe.txt"], ["probe.txt"]]
+
+
 def test_a_tasks_temporary_file_matching_a_glob_starts_no_round(start, tmp_path):
     root = tmp_path / "project"
     write(

@@ -49,9 +49,7 @@ PROJECT = fake_project(
     [
         "/proj/Pipefile.toml",
         "/proj/in/a.txt",  # a literal input
-        "/proj/src/x.py",  # inside an input directory
-        "/proj/src/deep/er/y.py",
-        "/proj/src",  # the input directory itself
+        "/proj/src",  # an input directory (what it holds: see the test below on real files)
         "/shared/lookup.csv",  # an input outside the project
         "/proj/in",  # a directory holding inputs: renaming it removes them
     ],
@@ -108,6 +106,27 @@ def test_a_file_matching_a_glob_counts_while_it_exists_or_once_it_was_a_match(tm
     assert relevant(f"{root}/data/new.csv")  # seen before it went
     # a task's temporary file, written and renamed away before anyone looked
     assert not relevant(f"{root}/data/tmp.partial.csv")
+
+
+def test_a_file_inside_an_input_directory_counts_while_it_exists_or_once_it_was_there(tmp_path):
+    root = str(tmp_path)
+    (tmp_path / "data/sub").mkdir(parents=True)
+    (tmp_path / "data/old.csv").write_text("old")
+    (tmp_path / "data/sub/deep.csv").write_text("deep")
+    project = fake_project([("a", ["data"], ["out.txt"])], root=root)
+    relevant = relevance(project)
+    assert relevant(f"{root}/data")
+    (tmp_path / "data/new.csv").write_text("new")
+    assert relevant(f"{root}/data/new.csv")
+    (tmp_path / "data/old.csv").unlink()
+    assert relevant(f"{root}/data/old.csv")  # there when watching began: a real change
+    (tmp_path / "data/sub/deep.csv").unlink()
+    (tmp_path / "data/sub").rmdir()
+    assert relevant(f"{root}/data/sub") and relevant(f"{root}/data/sub/deep.csv")
+    (tmp_path / "data/new.csv").unlink()
+    assert relevant(f"{root}/data/new.csv")  # seen before it went
+    # a task's temporary file, written and renamed away before anyone looked
+    assert not relevant(f"{root}/data/new.csv.tmp")
 
 
 @pytest.mark.parametrize(
