@@ -32,7 +32,7 @@ class ProjectLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read_pid(fd)
+            holder = _holder(fd)
             if not wait:
                 os.close(fd)
                 raise LockError(
@@ -42,12 +42,17 @@ class ProjectLock:
             if on_wait is not None:
                 on_wait(holder)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        pid = f"{os.getpid()}\n".encode()
+        os.pwrite(fd, pid, 0)
+        os.ftruncate(fd, len(pid))  # after the write: never empty while held
         self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, 0)  # no pid of a finished run for the next one to show
+            except OSError:
+                pass
             os.close(self._fd)  # closing drops the flock
             self._fd = None
 
@@ -58,11 +63,33 @@ class ProjectLock:
         self.release()
 
 
-def _read_pid(fd: int) -> str:
+def _holder(fd: int) -> str:
+    """The pid of the dagmake holding the lock. One that has just taken it may not have
+    written its pid yet (an empty file, or the pid of a holder killed before): look
+    again for a moment."""
+    import time
+
+    pid = ""
+    for _ in range(40):
+        try:
+            # (the first line: a longer pid before may still trail the new one's newline)
+            pid = os.pread(fd, 32, 0).decode().partition("\n")[0].strip()
+        except OSError:
+            break
+        if pid.isdigit() and _alive(int(pid)):
+            return pid
+        time.sleep(0.005)
+    return pid or "unknown"
+
+
+def _alive(pid: int) -> bool:
     try:
-        return os.pread(fd, 32, 0).decode().strip() or "unknown"
-    except OSError:
-        return "unknown"
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: it exists
+        return True
+    return True
 
 
 def is_held(state_dir: str) -> bool:
