@@ -63,7 +63,7 @@ def _loop(project, options, source, warn) -> None:
         if not options.quiet:
             print(f"changed: {_describe(changed, project.root)}", flush=True)
         reloaded = False
-        if project.pipefile in changed:
+        if not _pipefile_paths(project).isdisjoint(changed):
             from .pipefile import load
 
             try:
@@ -105,6 +105,8 @@ def _round(project, options, warn, *, first: bool) -> bool:
             # Later rounds queue behind another dagmake rather than drop the change.
             wait=options.wait or not first,
             warn=warn,
+            # -q: nothing while all is well, and waiting is no failure
+            notice=(lambda message: None) if options.quiet else None,
             # on_success/on_failure are for unattended runs, not each save while editing
             hooks=False,
         )
@@ -173,7 +175,7 @@ def relevance(project, tasks=None):
     file matching a glob that came and went without ever being seen.
     """
     root = project.root
-    pipefile = project.pipefile
+    pipefiles = _pipefile_paths(project)
     outputs = {_absolute(root, path) for path in project.graph.producers}
     inputs: set[str] = set()
     holders: set[str] = set()
@@ -207,7 +209,7 @@ def relevance(project, tasks=None):
         holders.difference_update(_parents(os.path.dirname(path), root))
 
     def relevant(path: str) -> bool:
-        if path == pipefile:
+        if path in pipefiles:
             return True
         if is_editor_file(os.path.basename(path)):
             return False
@@ -258,6 +260,9 @@ def watch_roots(project, tasks=None) -> list[tuple[str, bool]]:
     root = project.root
     real_root = os.path.realpath(root)
     roots = {(root, True)}
+    for pipefile in _pipefile_paths(project):  # a symlinked Pipefile: where it really is
+        if not _inside(pipefile, real_root) and not _inside(pipefile, root):
+            roots.add((os.path.dirname(pipefile), False))
     for task in project.tasks if tasks is None else tasks:
         for path in task.inputs:
             if files.is_glob(path):
@@ -271,6 +276,11 @@ def watch_roots(project, tasks=None) -> list[tuple[str, bool]]:
             if not _inside(directory, real_root) and os.path.isdir(directory):
                 roots.add((directory, recursive))
     return sorted(roots)
+
+
+def _pipefile_paths(project) -> set[str]:
+    """The Pipefile's path, and the file it leads to when it is a symlink."""
+    return {project.pipefile, os.path.realpath(project.pipefile)}
 
 
 def source_inputs(project, tasks=None) -> list[str]:

@@ -591,6 +591,44 @@ def test_quiet_watch_prints_nothing_while_all_is_well(tmp_path):
     assert w.output() == ""
 
 
+def test_quiet_watch_says_nothing_while_a_round_waits_for_another_dagmake(tmp_path):
+    import fcntl
+
+    root = make_project(tmp_path / "project")
+    w = Watcher(root, ["-q"])
+    try:
+        wait_until(lambda: (root / "out/probe.txt").exists(), w)
+        lock = os.open(root / ".dagmake/lock", os.O_RDWR)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another dagmake, as far as the lock can tell
+            inode = os.fstat(lock).st_ino
+            write(root / "probe.txt", "edited\n")
+            # the round is queued behind the lock: /proc/locks shows it blocked (`->`)
+            wait_until(lambda: _blocked_on(inode), w)
+        finally:
+            os.close(lock)
+        wait_until(lambda: (root / "out/probe.txt").read_text() == "edited\n", w)
+    finally:
+        assert w.stop() == 0, w.output()
+    assert w.output() == ""
+
+
+def _blocked_on(inode: int) -> bool:
+    with open("/proc/locks") as f:
+        return any("->" in line and f":{inode} " in line for line in f)
+
+
+def test_an_edit_of_a_symlinked_pipefile_reloads_it(start, tmp_path):
+    root = tmp_path / "project"
+    write(root / "conf/pipe.toml", '[tasks.a]\ncmd = "echo v1 > a.out"\noutputs = ["a.out"]\n')
+    (root / "Pipefile.toml").symlink_to("conf/pipe.toml")
+    w = start(root)
+    since = w.mark()
+    write(root / "conf/pipe.toml", '[tasks.a]\ncmd = "echo v2 > a.out"\noutputs = ["a.out"]\n')
+    w.wait_round(since)
+    assert (root / "a.out").read_text() == "v2\n"
+
+
 def test_a_tasks_temporary_file_inside_a_directory_input_starts_no_round(start, tmp_path):
     # `always` reruns fetch on every round: a round its own temporary file started would
     # start the next one, and so on forever
