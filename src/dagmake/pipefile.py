@@ -599,7 +599,7 @@ class _Validator:
         for name, value in table.items():
             if type(value) is _Float:
                 value = value.written  # 3.10 stays "3.10", not "3.1"
-            elif type(value) is int:
+            elif type(value) in (int, float):
                 value = str(value)
             if not isinstance(value, str):
                 raise self.error(
