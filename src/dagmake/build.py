@@ -11,7 +11,7 @@ from .events import BuildSummary, Reporter, RunFinished, RunStarted, TaskFinishe
 from .files import shown as _shown
 from .plan import UPSTREAM_RUNS, judge, plan
 from .sig import sigterm_as_interrupt
-from .state import INTERRUPTED, Record, StateStore
+from .state import INTERRUPTED, Record, StateStore, StateWriteError
 
 
 def selection(project, targets=(), *, force=(), force_all=False) -> tuple[set[str], dict[str, str]]:
@@ -361,8 +361,6 @@ def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, run
     try:
         os.makedirs(logs, exist_ok=True)
     except OSError as error:
-        from .state import StateWriteError
-
         raise StateWriteError(
             f"cannot create {_shown(logs)}: {error.strerror or error}",
             hint="dagmake keeps each task's log there: move away what is in its place, "

@@ -17,7 +17,8 @@ TARGET is a task name, a glob of task names ('clean_*'), or an output path.
 NAME=value overrides a [vars] entry for this run.
 
 options:
-  -f, --file PATH        use this Pipefile (default: nearest Pipefile.toml upward)
+  -f, --file PATH        use this Pipefile, or the one in directory PATH
+                         (default: nearest Pipefile.toml upward)
   -C, --directory DIR    change to DIR first
   -j, --jobs N           run at most N tasks at once (default: settings.jobs, else CPUs)
   -k, --keep-going       after a failure, still run everything that does not depend on it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-# A stamp is (mtime_ns, size); None means the path does not exist. st_mtime_ns, not
+# A file's stamp is (mtime_ns, size); None means the path does not exist. st_mtime_ns, not
 # st_mtime: float seconds make two writes within a microsecond or so look equal.
 # A directory's stamp is (newest mtime_ns of the files inside, number of files, checksum
 # of every file's path, mtime_ns and size), so adding, editing or deleting a file inside
@@ -18,7 +18,7 @@ def is_glob(path: str) -> bool:
     return "*" in path or "?" in path or "[" in path
 
 
-def stamp(root: str, path: str, root_fd: int | None = None) -> tuple[int, int] | None:
+def stamp(root: str, path: str, root_fd: int | None = None) -> tuple[int, ...] | None:
     """The stamp of path (relative to root, or absolute), following symlinks.
 
     With root_fd (an open descriptor of root) the path is resolved relative to it,

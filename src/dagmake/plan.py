@@ -84,7 +84,7 @@ def judge(
         forced: why the task is forced ("--force", "-B"), or None.
         upstream_running: the name of an upstream task that runs in this build, or None.
         record: the task's state Record, or None when it has never run under dagmake.
-        inputs: every input file (globs expanded) -> stamp (mtime_ns, size), or None if missing.
+        inputs: every input (globs expanded) -> stamp (files.stamp), or None if missing.
         outputs: every output -> stamp, or None if missing.
     """
     if forced:
