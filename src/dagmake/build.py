@@ -271,6 +271,9 @@ def build(
         )
         if runner is None and jobs > 1 and len(work) > 1:
             jobs = _within_open_file_limit(jobs, warn)
+            from .runner import settle_before_spawning
+
+            settle_before_spawning(len(work), jobs)
         reporter.handle(RunStarted(work, up_to_date, jobs, started_wall))
         if not work:
             # (not with an on_success hook: the fast no-op path would skip it)

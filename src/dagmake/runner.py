@@ -114,6 +114,75 @@ def most_commands_at_once() -> int | None:
     return max(1, (soft - FILES_RESERVED) // FILES_PER_COMMAND)
 
 
+# When a run starts this many commands or more, at least as many at once as there are
+# CPUs, it first lets the kernel forget its own startup (settle_before_spawning).
+SETTLE_MIN_COMMANDS = 100
+# The kernel's estimate of dagmake's recent CPU use (/proc/self/sched, out of 1024) it
+# waits to fall to, and the longest wait.
+SETTLE_UTIL = 640
+SETTLE_MOST_SECONDS = 0.05
+
+
+def settle_before_spawning(
+    commands: int,
+    jobs: int,
+    *,
+    cpus: int | None = None,
+    utilisation=None,
+    sleep=time.sleep,
+) -> float:
+    """Wait, before a large build's first command, until Linux has forgotten the CPU burst
+    of dagmake's own startup; return the seconds waited.
+
+    A cold start (parsing a large Pipefile, no cached graph) is ~100 ms of solid CPU.
+    After it, Linux rates dagmake's CPU as busy and starts each new process on another
+    CPU, behind a command already running there, while posix_spawn holds dagmake until
+    the new process runs: ~1 ms lost per command whenever every CPU has one. The kernel
+    keeps placing them so for the rest of the build. Once its estimate (`util_avg`, a
+    32 ms half-life) has decayed, new processes start on dagmake's CPU at once, where
+    dagmake, blocked in the spawn, leaves room. Measured at -j2 on 2 CPUs, 1,000 tasks:
+    spawn 1.1 -> 0.2 ms median, 0.2-0.4 s off the build, for ~20 ms waited.
+
+    Nothing happens for a small build, with a CPU to spare (jobs < CPUs), or where the
+    kernel does not tell (not Linux, no /proc/self/sched).
+    """
+    if commands < SETTLE_MIN_COMMANDS:
+        return 0.0
+    if cpus is None:
+        cpus = _usable_cpus()
+    if jobs < cpus:
+        return 0.0
+    utilisation = utilisation or _own_utilisation
+    waited = 0.0
+    step = 0.002
+    while waited < SETTLE_MOST_SECONDS:
+        util = utilisation()
+        if util is None or util <= SETTLE_UTIL:
+            break
+        sleep(step)
+        waited += step
+    return waited
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _own_utilisation() -> int | None:
+    """This process's `se.avg.util_avg` (0-1024) from /proc/self/sched, or None."""
+    try:
+        with open("/proc/self/sched", "rb") as file:
+            for line in file:
+                if line.startswith(b"se.avg.util_avg"):
+                    return int(line.rpartition(b":")[2])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 class ProcessRunner:
     """Runs tasks' actions as child processes, each in its own process group.
 
