@@ -15,7 +15,8 @@ from .files import shown as _shown
 from .placeholders import expand, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
-CACHE_FORMAT = 10  # 5, 8, 9: stricter validation; 6: relative paths; 7: env sorted; 10: 3.10
+CACHE_FORMAT = 11  # 5, 8, 9: stricter validation; 6: relative paths; 7: env sorted; 10: 3.10
+# 11: globs in a command's {{inputs}} marked
 
 TOP_KEYS = ("settings", "vars", "env", "tasks")
 SETTINGS_KEYS = ("jobs", "shell", "default", "on_failure", "on_success")
@@ -819,16 +820,17 @@ class _Validator:
                 key="outputs",
                 hint="add a cmd, or remove outputs to make it a group of its 'after' tasks",
             )
-        command_values = _CommandValues(values, inputs, outputs, cwd)
+        env_values = _CommandValues(values, inputs, outputs, cwd)
         env = {**global_env, **task_env}
         env = tuple(
-            (k, self.fill(v, command_values, task=name, field=f"env.{k}", file=self.file))
+            (k, self.fill(v, env_values, task=name, field=f"env.{k}", file=self.file))
             for k, v in env.items()
         )
         if python is not None:
             action = PythonAction(python)
         elif cmd is not None:
             lines = [cmd] if isinstance(cmd, str) else cmd
+            command_values = _CommandValues(values, inputs, outputs, cwd, mark_globs=True)
             commands = tuple(
                 self.fill(line, command_values, task=name, field="cmd", file=self.file)
                 for line in lines
@@ -975,18 +977,23 @@ def _as_float(value) -> float:
 
 
 class _CommandValues(dict):
-    """The placeholders of a task's cmd and env: its vars, and {{inputs}}/{{outputs}}
-    (relative to its working directory), quoted only when a command uses them."""
+    """The placeholders of a task's cmd or env: its vars, and {{inputs}}/{{outputs}}
+    (relative to its working directory), quoted only when a command uses them.
 
-    def __init__(self, values: dict, inputs, outputs, cwd: str) -> None:
+    mark_globs (for cmd): a glob input is marked, to be expanded when the command starts.
+    """
+
+    def __init__(self, values: dict, inputs, outputs, cwd: str, *, mark_globs=False) -> None:
         super().__init__(values, inputs=None, outputs=None)
         self.paths = {"inputs": inputs, "outputs": outputs}
         self.cwd = cwd
+        self.mark_globs = mark_globs
 
     def __getitem__(self, name: str) -> str:
         value = super().__getitem__(name)
         if value is None and name in self.paths:
-            value = quote_all([_relative_to(p, self.cwd) for p in self.paths[name]])
+            paths = [_relative_to(p, self.cwd) for p in self.paths[name]]
+            value = quote_all(paths, mark_globs=self.mark_globs)
             self[name] = value
         return value
 

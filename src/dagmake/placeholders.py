@@ -14,10 +14,43 @@ def quote(word: str) -> str:
     return "'" + word.replace("'", "'\"'\"'") + "'"
 
 
-def quote_all(words) -> str:
-    """Quote each word and join with spaces; a glob's wildcards stay unquoted for the
-    shell to expand, its literal parts are quoted (`'my data/'*.csv`)."""
-    return " ".join(_quote_glob(w) if _is_glob(w) else quote(w) for w in words)
+# A glob among a command's {{inputs}} is kept between two of these (no Pipefile value
+# can hold a NUL), to be replaced by the files it matches when the command starts.
+GLOB_MARK = "\0"
+
+
+def quote_all(words, *, mark_globs: bool = False) -> str:
+    """Quote each word and join with spaces. A glob's wildcards stay unquoted for the
+    shell to expand, its literal parts are quoted (`'my data/'*.csv`); with mark_globs a
+    glob is marked instead, for expand_globs()."""
+    return " ".join(
+        (f"{GLOB_MARK}{w}{GLOB_MARK}" if mark_globs else _quote_glob(w))
+        if _is_glob(w)
+        else quote(w)
+        for w in words
+    )
+
+
+def shell_form(command: str) -> str:
+    """command with each marked glob written as a pattern for the shell, as shown to
+    people and as hashed into the task's definition."""
+    if GLOB_MARK not in command:
+        return command
+    parts = command.split(GLOB_MARK)
+    return "".join(_quote_glob(part) if i % 2 else part for i, part in enumerate(parts))
+
+
+def expand_globs(command: str, matches) -> str:
+    """command with each marked glob replaced by the files matches(pattern) returns,
+    quoted: `**` then means any depth, as it does for staleness (sh reads it as `*`).
+    A glob that matches nothing is left to the shell as a pattern."""
+    if GLOB_MARK not in command:
+        return command
+    parts = command.split(GLOB_MARK)
+    for i in range(1, len(parts), 2):
+        found = matches(parts[i])
+        parts[i] = " ".join(map(quote, found)) if found else _quote_glob(parts[i])
+    return "".join(parts)
 
 
 def _is_glob(word: str) -> bool:

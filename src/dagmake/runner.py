@@ -10,6 +10,8 @@ import sys
 import time
 
 from .events import Attempt
+from .files import expand_glob
+from .placeholders import GLOB_MARK, expand_globs
 from .sig import signal
 
 try:  # the lock alone, without importing threading
@@ -241,7 +243,7 @@ class ProcessRunner:
             number,
             _Log(log_path, number, self._listed(log_path) if number == 1 else None),
             _Lines(task.name, on_line) if on_line is not None else None,
-            self._commands(task, env),
+            self._commands(task, env, cwd),
             env,
             cwd,
         )
@@ -301,7 +303,7 @@ class ProcessRunner:
 
     # -- one command at a time ------------------------------------------------------------
 
-    def _commands(self, task, env):
+    def _commands(self, task, env, cwd):
         action = task.action
         if action.to_data()[0] == "py":
             env["PYTHONUNBUFFERED"] = "1"
@@ -321,6 +323,8 @@ class ProcessRunner:
             ]
             return
         for command in action.commands:
+            if GLOB_MARK in command:  # now, when files an earlier command made are there
+                command = expand_globs(command, lambda pattern: expand_glob(cwd, pattern))
             yield direct_argv(command, action.shell) or [action.shell, "-c", command]
 
     def _advance(self, job: _Job, exit_code: int) -> None:
@@ -594,7 +598,7 @@ class _Job:
         self.lines = lines
         self.commands = commands
         # the commands of a `cmd` list, to name the one that fails (a Python task has none)
-        texts = getattr(task.action, "commands", ())
+        texts = task.action.texts() if hasattr(task.action, "texts") else ()
         self.command_texts = texts if len(texts) > 1 else None
         self.ran = 0  # how many of its commands have started
         self.mid_line = False  # its output so far ends without a newline

@@ -44,8 +44,20 @@ class ShellAction(_Frozen):
     def to_data(self) -> tuple:
         return ("sh", self.shell, self.commands)
 
+    def definition(self) -> tuple:
+        """What the fingerprint hashes: each command as the shell would see it written,
+        its {{inputs}} globs as patterns, so that a file matching one changes no
+        definition (it is an input change)."""
+        return ("sh", self.shell, self.texts())
+
+    def texts(self) -> tuple[str, ...]:
+        """The commands as shown to people: {{inputs}} globs as patterns."""
+        from .placeholders import shell_form
+
+        return tuple(map(shell_form, self.commands))
+
     def describe(self) -> str:
-        return " && ".join(self.commands)
+        return " && ".join(self.texts())
 
 
 class PythonAction(_Frozen):
@@ -58,6 +70,9 @@ class PythonAction(_Frozen):
 
     def to_data(self) -> tuple:
         return ("py", self.target)
+
+    def definition(self) -> tuple:
+        return self.to_data()
 
     def describe(self) -> str:
         return f"python {self.target}"
@@ -143,7 +158,7 @@ class Task(_Value):
 
         # One short hash per part, joined by ':', so a change can be named ("its command changed").
         parts = (
-            self.action.to_data() if self.action else None,
+            self.action.definition() if self.action else None,
             self.env if env_in_order else tuple(sorted(self.env)),
             self.cwd,
             self.inputs,
@@ -163,7 +178,7 @@ class Task(_Value):
         """Plain tuples and strings, for marshal (the parse cache)."""
         return (
             self.name,
-            self.action.to_data() if self.action else None,
+            self.action.definition() if self.action else None,
             self.inputs,
             self.outputs,
             self.after,

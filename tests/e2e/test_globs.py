@@ -193,3 +193,59 @@ def test_a_top_level_glob_is_not_waited_for_because_of_an_after_task_writing_a_d
     assert result.returncode == 2, result
     assert "input glob '*.csv' matches no file" in result.stderr
     assert not project.exists("parts")
+
+
+def test_a_recursive_glob_gives_the_command_every_matching_file_at_any_depth(project):
+    # sh would read `**` as `*` and find only data/x/b.csv; each file is one word
+    for path in ("data/a.csv", "data/x/b.csv", "data/x/y z/c.csv", "data/x/$it's.csv"):
+        project.write(path, path)
+    project.write("data/x/skip.txt", "no")
+    project.pipefile(
+        """\
+        [tasks.list]
+        cmd = "printf '%s\\\\n' {{inputs}} > list.txt"
+        inputs = ["data/**/*.csv", "other.txt"]
+        outputs = ["list.txt"]
+        """
+    )
+    project.write("other.txt", "o")
+    assert_ran(project.run(), ["list"])
+    assert project.read("list.txt").splitlines() == [
+        "data/a.csv",
+        "data/x/$it's.csv",
+        "data/x/b.csv",
+        "data/x/y z/c.csv",
+        "other.txt",
+    ]
+    assert_nothing_ran(project.run())
+
+
+def test_a_glob_in_a_task_cwd_expands_relative_to_it(project):
+    project.write("data/a.csv", "a\n")
+    project.write("data/deep/b.csv", "b\n")
+    project.pipefile(
+        """\
+        [tasks.cat]
+        cmd = "cat {{inputs}} > ../all.csv"
+        cwd = "work"
+        inputs = ["data/**/*.csv"]
+        outputs = ["all.csv"]
+        """
+    )
+    project.write("work/.keep", "")
+    assert_ran(project.run(), ["cat"])
+    assert project.read("all.csv") == "a\nb\n"
+
+
+def test_a_failing_command_is_named_with_its_glob_as_written(project):
+    project.write("data/a.csv", "a")
+    project.pipefile(
+        """\
+        [tasks.check]
+        cmd = ["test -n {{inputs}}", "test -z {{inputs}}"]
+        inputs = ["data/**/*.csv"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 1, result
+    assert "command 2 of 2 failed (exit 1): test -z data/**/*.csv" in result.stdout

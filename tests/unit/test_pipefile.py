@@ -1528,3 +1528,27 @@ def test_a_valid_pipefile_is_never_split_into_lines(tmp_path, monkeypatch):
     (tmp_path / "x.txt").write_text("")
     project = pipefile.load(str(tmp_path), write_cache=False)
     assert [task.name for task in project.tasks] == ["a", "b"]
+
+
+def test_a_glob_in_a_commands_inputs_keeps_the_definition_it_had_as_a_pattern(tmp_path):
+    """Records written when {{inputs}} passed globs to the shell still match: upgrading
+    reruns nothing, and a new file matching the glob changes no definition."""
+    from dagmake.task import ShellAction, Task
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("a")
+    (tmp_path / "Pipefile.toml").write_text(
+        '[tasks.t]\ncmd = "cat {{inputs}} > out.txt"\n'
+        'inputs = ["data/**/*.csv"]\noutputs = ["out.txt"]\n'
+    )
+    task = pipefile.load(str(tmp_path / "Pipefile.toml"), write_cache=False).graph.tasks["t"]
+    as_a_pattern = Task(
+        "t",
+        ShellAction(("cat data/**/*.csv > out.txt",), task.action.shell),
+        inputs=task.inputs,
+        outputs=task.outputs,
+        env=task.env,
+        cwd=task.cwd,
+    )
+    assert task.action.texts() == ("cat data/**/*.csv > out.txt",)
+    assert task.fingerprint == as_a_pattern.fingerprint

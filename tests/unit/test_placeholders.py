@@ -154,3 +154,32 @@ def test_braces_around_what_is_not_a_name_are_kept_as_written():
 def test_an_unknown_name_is_still_an_error():
     with pytest.raises(PipefileError, match="unknown placeholder"):
         expand("echo {{rwa}}", {"raw": "x"}, task="a", field="cmd", file="Pipefile.toml")
+
+
+def test_marked_globs_are_the_only_words_left_for_expansion():
+    from dagmake.placeholders import GLOB_MARK
+
+    words = ["a b.csv", "parts/**/*.csv", "x.csv"]
+    marked = quote_all(words, mark_globs=True)
+    assert marked == f"'a b.csv' {GLOB_MARK}parts/**/*.csv{GLOB_MARK} x.csv"
+
+
+def test_the_shell_form_of_a_marked_command_is_the_unmarked_one():
+    """What is shown and hashed into the definition: as before globs were expanded."""
+    from dagmake.placeholders import shell_form
+
+    words = ["my data/*.csv", "plain.csv", "$HOME/?.csv", "it's/[ab]*"]
+    command = f"cat {quote_all(words, mark_globs=True)} > out"
+    assert shell_form(command) == f"cat {quote_all(words)} > out"
+    assert shell_form("echo plain") == "echo plain"
+
+
+def test_expand_globs_puts_each_globs_files_in_its_place_quoted():
+    from dagmake.placeholders import expand_globs
+
+    files = {"a/**/*.csv": ["a/x.csv", "a/b c/y.csv"], "n/*.txt": []}
+    command = f"cat {quote_all(['first.csv', 'a/**/*.csv', 'n/*.txt'], mark_globs=True)} > out"
+    expanded = expand_globs(command, files.__getitem__)
+    # a glob matching nothing is left to the shell, as written
+    assert expanded == "cat first.csv a/x.csv 'a/b c/y.csv' n/*.txt > out"
+    assert expand_globs("echo plain", files.__getitem__) == "echo plain"
