@@ -178,7 +178,7 @@ class Task(_Value):
         """Plain tuples and strings, for marshal (the parse cache)."""
         return (
             self.name,
-            self.action.definition() if self.action else None,
+            self.action.to_data() if self.action else None,
             self.inputs,
             self.outputs,
             self.after,

@@ -218,6 +218,11 @@ def test_a_recursive_glob_gives_the_command_every_matching_file_at_any_depth(pro
         "other.txt",
     ]
     assert_nothing_ran(project.run())
+    # the next build reads the Pipefile from its cache: the glob must still expand
+    project.write("data/x/new/d.csv", "d", ns=T0 + 100 * SECOND)
+    assert_ran(project.run(), ["list"])
+    assert "data/x/new/d.csv" in project.read("list.txt").splitlines()
+    assert len(project.read("list.txt").splitlines()) == 6
 
 
 def test_a_glob_in_a_task_cwd_expands_relative_to_it(project):
