@@ -235,6 +235,18 @@ def find_pipefile(start: str | None = None) -> str:
         candidate = os.path.join(directory, PIPEFILE)
         if os.path.isfile(candidate):
             return candidate
+        if os.path.lexists(candidate):
+            # a directory, a dangling link: using a parent's Pipefile instead would build
+            # another project without a word
+            from .errors import PipefileError
+
+            what = "a directory" if os.path.isdir(candidate) else "not a readable file"
+            if os.path.islink(candidate) and not os.path.exists(candidate):
+                what = f"a link to {os.readlink(candidate)}, which leads to no file"
+            raise PipefileError(
+                f"{shown(candidate)} is {what}",
+                hint="make it a file, or name the Pipefile to use with -f PATH",
+            )
         parent = os.path.dirname(directory)
         if parent == directory:
             from .errors import PipefileError

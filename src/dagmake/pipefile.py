@@ -192,13 +192,29 @@ def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Sett
     try:
         text = source[skipped:].decode("utf-8")
     except UnicodeDecodeError as error:
-        raise PipefileError(f"not valid UTF-8 (byte {error.start + skipped})", file=shown)
+        offset = error.start + skipped
+        before = source[:offset]
+        line_start = before.rfind(b"\n") + 1
+        raise PipefileError(
+            f"not valid UTF-8 (byte {offset}: {source[offset : offset + 1].hex()})",
+            file=shown,
+            line=before.count(b"\n") + 1,
+            column=len(before[line_start:].decode("utf-8", "replace")) + 1,
+            hint="save the Pipefile as UTF-8"
+            + (" (this looks like UTF-16)" if source[:2] in (b"\xff\xfe", b"\xfe\xff") else ""),
+        )
     try:
         import tomli as toml
     except ImportError:  # pragma: no cover - tomli is a dependency; stdlib as a fallback
         import tomllib as toml
     try:
         document = toml.loads(text, parse_float=_Float)
+    except RecursionError:  # tomli's limit on nesting, or the interpreter's own
+        raise PipefileError(
+            "invalid TOML: arrays or tables nested too deeply",
+            file=shown,
+            hint="a Pipefile value needs a few levels of nesting at most",
+        ) from None
     except toml.TOMLDecodeError as error:
         message = getattr(error, "msg", None) or str(error)
         raise PipefileError(
@@ -552,8 +568,19 @@ class _Validator:
                 raise
             return resolved[name]
 
-        for name in raw:
-            resolve(name, ())
+        try:
+            for name in raw:
+                resolve(name, ())
+        except RecursionError:
+            # a chain of vars deeper than Python's stack: resolve the innermost first
+            try:
+                for name in _innermost_first(raw):
+                    resolve(name, ())
+            except RecursionError:
+                raise self.error(
+                    "vars refer to each other too deeply (a cycle of hundreds of vars?)",
+                    section="vars",
+                ) from None
         return resolved
 
     def typed(self, table, key, kind, expected, *, task=None, section=None):
@@ -822,10 +849,22 @@ class _Validator:
             )
         env_values = _CommandValues(values, inputs, outputs, cwd)
         env = {**global_env, **task_env}
-        env = tuple(
-            (k, self.fill(v, env_values, task=name, field=f"env.{k}", file=self.file))
-            for k, v in env.items()
-        )
+        try:
+            env = tuple(
+                (k, self.fill(v, env_values, task=name, field=f"env.{k}", file=self.file))
+                for k, v in env.items()
+            )
+        except PipefileError as error:
+            shared = next((k for k in env if f"'env.{k}'" in error.message), None)
+            if shared is None or shared in task_env:
+                raise
+            # a value of the top-level [env], filled in for each task: blame it there
+            raise self.error(
+                error.message.replace(f"'env.{shared}'", f"[env] '{shared}'"),
+                section="env",
+                key=shared,
+                hint=error.hint,
+            ) from None
         if python is not None:
             action = PythonAction(python)
         elif cmd is not None:
@@ -955,6 +994,28 @@ def _first_nul(value, path: tuple) -> tuple | None:
     return None
 
 
+def _innermost_first(raw: dict[str, str]) -> list[str]:
+    """The vars ordered so that each comes after the vars it refers to (cycles aside)."""
+    order: list[str] = []
+    visited: set[str] = set()
+    for first in raw:
+        if first in visited:
+            continue
+        visited.add(first)
+        stack = [(first, iter(names_in(raw[first])))]
+        while stack:
+            name, inner = stack[-1]
+            for child in inner:
+                if child in raw and child not in visited:
+                    visited.add(child)
+                    stack.append((child, iter(names_in(raw[child]))))
+                    break
+            else:
+                stack.pop()
+                order.append(name)
+    return order
+
+
 class _Float(float):
     """A TOML float that remembers how the Pipefile wrote it: a number in [env] or [vars]
     is taken as written, and `PYVER = 3.10` must not become "3.1"."""
@@ -1013,7 +1074,11 @@ def _type_name(value) -> str:
         bool: "a boolean",
         list: "a list",
         dict: "a table",
-    }.get(type(value), type(value).__name__)
+    }.get(type(value)) or _DATE_NAMES.get(type(value).__name__, type(value).__name__)
+
+
+# TOML's dates and times, named as TOML does (their Python classes are not imported here)
+_DATE_NAMES = {"date": "a date", "datetime": "a date-time", "time": "a time"}
 
 
 def _short(value) -> str:
@@ -1027,4 +1092,6 @@ def _toml_spelling(value) -> str:
         return "true" if value else "false"
     if type(value) is _Float:
         return value.written
+    if type(value).__name__ in _DATE_NAMES:
+        return value.isoformat()
     return repr(value)

@@ -322,10 +322,13 @@ class ProcessRunner:
                 *outputs,
             ]
             return
+        shell = action.shell
+        if "/" in shell and not os.path.isabs(shell):  # like every path: from the Pipefile
+            shell = os.path.join(self.root, shell)
         for command in action.commands:
             if GLOB_MARK in command:  # now, when files an earlier command made are there
                 command = expand_globs(command, lambda pattern: expand_glob(cwd, pattern))
-            yield direct_argv(command, action.shell) or [action.shell, "-c", command]
+            yield direct_argv(command, action.shell) or [shell, "-c", command]
 
     def _advance(self, job: _Job, exit_code: int) -> None:
         """After a command (or at the start, with 0): spawn the next, or end the attempt."""

@@ -266,3 +266,25 @@ def test_a_go_template_in_a_command_passes_through(project):
     result = project.run()
     assert result.returncode == 0, result
     assert project.read("report.txt") == "{{.Name}} {{ json .Config }}"
+
+
+def test_a_relative_shell_is_the_pipefiles_also_for_a_task_with_its_own_cwd(project):
+    shell = project.write("tools/mysh", '#!/bin/sh\necho "mysh: $2"\n')
+    shell.chmod(0o755)
+    project.write("sub/.keep")
+    project.pipefile(
+        """\
+        [settings]
+        shell = "tools/mysh"
+
+        [tasks.here]
+        cmd = "echo a; echo b"
+
+        [tasks.there]
+        cmd = "echo a; echo b"
+        cwd = "sub"
+        """
+    )
+    result = project.run("-j1", "-C", "sub")  # run from elsewhere than the Pipefile's directory
+    assert result.returncode == 0, result
+    assert result.stdout.count("mysh: echo a; echo b") == 2, result.stdout

@@ -372,6 +372,19 @@ ERRORS = [
         ["task 'a'", "unknown placeholder '{{nope}}' in 'inputs'"],
     ),
     (
+        "unknown placeholder in the top-level env is blamed there, not on a task",
+        """
+        [env]
+        OK = "fine"
+        A = "{{nope}}"
+
+        [tasks.build]
+        cmd = "true"
+        """,
+        3,
+        ["unknown placeholder '{{nope}}' in [env] 'A'"],
+    ),
+    (
         "unknown placeholder in env",
         """
         [tasks.a]
@@ -508,8 +521,53 @@ def test_file_that_is_not_utf8_is_an_error():
     path = os.path.join(os.getcwd(), "Pipefile.toml")
     with open(path, "wb") as f:
         f.write(b'[tasks.a]\ncmd = "\xff"\n')
-    with pytest.raises(PipefileError, match="not valid UTF-8"):
+    with pytest.raises(PipefileError, match="not valid UTF-8") as caught:
         pipefile.load(path, write_cache=False)
+    assert str(caught.value).startswith("Pipefile.toml:2:8: not valid UTF-8 (byte 17: ff)")
+    assert caught.value.hint == "save the Pipefile as UTF-8"
+
+
+def test_a_utf16_pipefile_is_named_as_such():
+    path = write_bytes('[tasks.a]\ncmd = "true"\n'.encode("utf-16"))
+    with pytest.raises(PipefileError, match="not valid UTF-8") as caught:
+        pipefile.load(path, write_cache=False)
+    assert "UTF-16" in caught.value.hint
+
+
+@pytest.mark.parametrize("key", ["inputs", "env"])
+def test_values_nested_hundreds_deep_are_an_error_not_a_crash(key):
+    deep = "[" * 1000 + "]" * 1000 if key == "inputs" else "{a=" * 1000 + "1" + "}" * 1000
+    error = load_error(f'[tasks.a]\ncmd = "true"\n{key} = {deep}\n')
+    assert isinstance(error, PipefileError)
+    assert "nested too deeply" in error.message
+
+
+def test_a_chain_of_thousands_of_vars_resolves():
+    chain = "\n".join(f'v{i} = "{{{{v{i + 1}}}}}"' for i in range(3000))
+    path = write(f'[vars]\n{chain}\nv3000 = "end"\n[tasks.a]\ncmd = "echo {{{{v0}}}}"\n')
+    project = pipefile.load(path, write_cache=False)
+    assert project.graph.tasks["a"].action.commands == ("echo end",)
+
+
+def test_a_cycle_of_thousands_of_vars_is_an_error_not_a_crash():
+    chain = "\n".join(f'v{i} = "{{{{v{i + 1}}}}}"' for i in range(3000))
+    error = load_error(f'[vars]\n{chain}\nv3000 = "{{{{v0}}}}"\n[tasks.a]\ncmd = "echo"\n')
+    assert isinstance(error, PipefileError)
+    assert "vars refer to each other" in error.message
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ("1979-05-27", "not a date"),
+        ("1979-05-27T07:32:00Z", "not a date-time (1979-05-27T07:32:00+00:00)"),
+        ("07:32:00", "not a time (07:32:00)"),
+    ],
+)
+def test_toml_dates_and_times_are_named_as_toml_names_them(value, shown):
+    error = load_error(f"[tasks.a]\ncmd = {value}\n")
+    assert shown in error.message, error.message
+    assert "datetime" not in error.message
 
 
 @pytest.mark.parametrize("text", ["", "[settings]\njobs = 2\n", "[tasks]\n"])
@@ -938,10 +996,29 @@ def test_find_defaults_to_the_current_directory(tmp_path):
     assert pipefile.find() == str(tmp_path / "Pipefile.toml")
 
 
-def test_find_ignores_a_directory_named_like_the_pipefile(tmp_path):
+def test_find_stops_at_a_pipefile_it_cannot_use_instead_of_taking_a_parents(tmp_path):
+    """Building the parent's project without a word would be worse than an error."""
     (tmp_path / "Pipefile.toml").write_text("")
     (tmp_path / "sub" / "Pipefile.toml").mkdir(parents=True)
-    assert pipefile.find(str(tmp_path / "sub")) == str(tmp_path / "Pipefile.toml")
+    with pytest.raises(PipefileError, match=r"Pipefile\.toml is a directory") as caught:
+        pipefile.find(str(tmp_path / "sub"))
+    assert "-f PATH" in caught.value.hint
+    (tmp_path / "link").mkdir()
+    (tmp_path / "link" / "Pipefile.toml").symlink_to("../shared/Pipefile.toml")
+    with pytest.raises(PipefileError, match=r"to \.\./shared/Pipefile\.toml, which leads to no"):
+        pipefile.find(str(tmp_path / "link"))
+    (tmp_path / "loop").mkdir()
+    (tmp_path / "loop" / "Pipefile.toml").symlink_to("Pipefile.toml")
+    with pytest.raises(PipefileError, match="which leads to no file"):
+        pipefile.find(str(tmp_path / "loop"))
+
+
+def test_a_pipefile_reached_through_a_good_link_is_found(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "Pipefile.toml").write_text("")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "Pipefile.toml").symlink_to("../shared/Pipefile.toml")
+    assert pipefile.find(str(tmp_path / "sub")) == str(tmp_path / "sub" / "Pipefile.toml")
 
 
 def test_find_without_pipefile_is_an_error(tmp_path):
@@ -1426,7 +1503,7 @@ def test_a_byte_order_mark_moves_no_error(text, start):
 
 def test_a_byte_order_mark_leaves_the_byte_of_bad_utf8_right():
     path = write_bytes(BOM + b'[tasks.a]\ncmd = "\xff"\n')
-    with pytest.raises(PipefileError, match=r"not valid UTF-8 \(byte 20\)"):
+    with pytest.raises(PipefileError, match=r"2:8: not valid UTF-8 \(byte 20: ff\)"):
         pipefile.load(path, write_cache=False)
 
 
