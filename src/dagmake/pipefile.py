@@ -217,6 +217,12 @@ def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Sett
         ) from None
     except toml.TOMLDecodeError as error:
         message = getattr(error, "msg", None) or str(error)
+        line = getattr(error, "lineno", None)
+        if message.startswith("Cannot overwrite a value") and line:
+            # a key given twice: name it
+            key = text.splitlines()[line - 1].partition("=")[0].strip()
+            if key:
+                message = f"'{key}' is set twice ({message.lower()})"
         raise PipefileError(
             f"invalid TOML: {message}",
             file=shown,
@@ -472,6 +478,28 @@ class _Validator:
                 key="jobs",
             )
         shell = self.typed(table, "shell", str, "a string (a path to a shell)", section="settings")
+        if shell is not None and (not shell.strip() or shell != shell.strip()):
+            raise self.error(
+                "'shell' must name a shell, not be empty or padded with spaces",
+                section="settings",
+                key="shell",
+                hint='leave it out for /bin/sh, or name one: shell = "/bin/bash"',
+            )
+        if (
+            shell is not None
+            and " " in shell
+            and not os.path.exists(os.path.join(self.root, shell))
+        ):
+            program, _, options = shell.partition(" ")
+            raise self.error(
+                f"'shell' must be a program, not a command line ('{shell}')",
+                section="settings",
+                key="shell",
+                hint=f'dagmake runs SHELL -c CMD: write shell = "{program}" and start each '
+                f"cmd with `set {options.strip()};`"
+                if options.strip().startswith("-")
+                else f'write shell = "{program}"',
+            )
         default = self.string_list(table, "default", section="settings")
         on_failure = self.typed(
             table, "on_failure", str, "a string (a shell command)", section="settings"

@@ -372,6 +372,28 @@ ERRORS = [
         ["task 'a'", "unknown placeholder '{{nope}}' in 'inputs'"],
     ),
     (
+        "an empty shell",
+        """
+        [settings]
+        shell = ""
+        [tasks.a]
+        cmd = "x"
+        """,
+        2,
+        ["'shell' must name a shell", "leave it out for /bin/sh"],
+    ),
+    (
+        "a shell with options, which would fail every task with exit 127",
+        """
+        [settings]
+        shell = "/bin/bash -eu"
+        [tasks.a]
+        cmd = "x"
+        """,
+        2,
+        ["'shell' must be a program, not a command line", 'shell = "/bin/bash"', "set -eu;"],
+    ),
+    (
         "unknown placeholder in the top-level env is blamed there, not on a task",
         """
         [env]
@@ -1629,3 +1651,18 @@ def test_a_glob_in_a_commands_inputs_keeps_the_definition_it_had_as_a_pattern(tm
     )
     assert task.action.texts() == ("cat data/**/*.csv > out.txt",)
     assert task.fingerprint == as_a_pattern.fingerprint
+
+
+def test_a_key_set_twice_is_named():
+    error = load_error('[tasks.a]\ncmd = "true"\ncmd = "false"\n')
+    assert str(error).startswith("Pipefile.toml:3:14: invalid TOML: 'cmd' is set twice"), error
+
+
+def test_a_shell_whose_path_has_a_space_is_still_a_shell(tmp_path):
+    (tmp_path / "my tools").mkdir()
+    (tmp_path / "my tools" / "sh").symlink_to("/bin/sh")
+    (tmp_path / "Pipefile.toml").write_text(
+        '[settings]\nshell = "my tools/sh"\n[tasks.a]\ncmd = "true"\n'
+    )
+    project = pipefile.load(str(tmp_path / "Pipefile.toml"), write_cache=False)
+    assert project.settings.shell == "my tools/sh"
