@@ -135,13 +135,38 @@ def _glob_inputs(project, task, pattern: str, strict: bool = True, ready=False) 
         if not project.graph.glob_reaches_outputs(pattern) and not _after_may_write(
             project.graph, task, pattern
         ):
+            directories = _directories_matching(project.root, pattern)
+            hint = "check the pattern (** matches any number of directories)"
+            if directories:
+                shown = ", ".join(directories[:2]) + (", ..." if len(directories) > 2 else "")
+                hint = (
+                    f"it matches directories ({shown}), and a glob matches files: write "
+                    f"'{pattern.rstrip('/')}/**' for the files in them, or list the directories"
+                )
             raise _input_error(
                 project,
                 task,
                 f"input glob '{pattern}' matches no file and no task's output",
-                "check the pattern (** matches any number of directories)",
+                hint,
             )
     return sorted(matches)
+
+
+def _directories_matching(root: str, pattern: str, most: int = 3) -> list[str]:
+    """Up to `most` directories the glob would match if globs matched directories (for
+    the error that says so)."""
+    regex = files.compile_glob(pattern.rstrip("/"))
+    prefix = files.glob_prefix(pattern)
+    found: list[str] = []
+    for directory, subdirectories, _ in os.walk(os.path.join(root, prefix) if prefix else root):
+        relative = os.path.relpath(directory, root)
+        for name in sorted(subdirectories):
+            path = name if relative == "." else f"{relative}/{name}"
+            if regex.match(path):
+                found.append(path)
+                if len(found) == most:
+                    return found
+    return found
 
 
 def _after_may_write(graph, task, pattern: str) -> bool:

@@ -254,3 +254,25 @@ def test_a_failing_command_is_named_with_its_glob_as_written(project):
     result = project.run()
     assert result.returncode == 1, result
     assert "command 2 of 2 failed (exit 1): test -z data/**/*.csv" in result.stdout
+
+
+def test_a_glob_matching_only_directories_says_so_and_how_to_reach_their_files(project):
+    project.write("dirs/d1/f.csv", "f")
+    project.path("dirs/d2").mkdir()
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "cat {{inputs}} > o"
+        inputs = ["dirs/d*"]
+        outputs = ["o"]
+        """
+    )
+    result = project.run()
+    assert result.returncode == 2, result
+    assert "input glob 'dirs/d*' matches no file and no task's output" in result.stderr
+    assert "it matches directories (dirs/d1, dirs/d2)" in result.stderr
+    assert "'dirs/d*/**'" in result.stderr
+    # the glob the hint suggests works
+    project.pipefile(project.read("Pipefile.toml").replace('"dirs/d*"', '"dirs/d*/**"'))
+    assert_ran(project.run(), ["a"])
+    assert project.read("o") == "f"
