@@ -304,6 +304,9 @@ def _opens_string(line: str) -> str | None:
 
 
 def _find_line(lines: list[str], task: str | None, key: str | None) -> int | None:
+    if task and key and "." in key:  # 'env.PATH': its own line if it has one, else env's
+        table, _, name = key.partition(".")
+        return _find_subkey_line(lines, task, table, name) or _find_line(lines, task, table)
     # compared with lines whose spaces are removed, so remove them here too
     header = (
         {h.replace(" ", "") for h in (f"[tasks.{task}]", f'[tasks."{task}"]', f"[tasks.'{task}']")}
@@ -336,6 +339,26 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
                 if line.strip().replace(" ", "").startswith(start):
                     return number
     return section_start
+
+
+def _find_subkey_line(lines: list[str], task: str, table: str, name: str) -> int | None:
+    """The line of NAME = ... under [tasks.TASK.TABLE], or of TABLE.NAME = ... under
+    [tasks.TASK]; None when it is written some other way (an inline table)."""
+    names = (f"{name}=", f'"{name}"=')
+    dotted = (f"{table}.{name}=", f'{table}."{name}"=')
+    within = None
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip().replace(" ", "")
+        if stripped.startswith("["):
+            within = {
+                f"[tasks.{task}.{table}]": names,
+                f'[tasks."{task}".{table}]': names,
+                f"[tasks.{task}]": dotted,
+                f'[tasks."{task}"]': dotted,
+            }.get(stripped)
+        elif within and stripped.startswith(within):
+            return number
+    return None
 
 
 class _Validator:
@@ -662,7 +685,7 @@ class _Validator:
                     f"'{within + '.' if within else ''}{name}' must be a string, "
                     f"not {_type_name(value)}",
                     task=task,
-                    key=key or name,
+                    key=f"{key}.{name}" if key else name,
                     section=section,
                 )
             result[name] = value
@@ -950,8 +973,8 @@ class _Validator:
             if "{{" in text:
                 text = expand(text, values, task=task, field=field, file=file)
         except PipefileError as error:
-            # expand() knows the field, not the line; the line of "env.X" is that of "env"
-            error.line = _find_line(self.lines, task, field.split(".", 1)[0])
+            # expand() knows the field, not the line ("env.X": X's own line if it has one)
+            error.line = _find_line(self.lines, task, field)
             # the first name it lacks: in what was written, else in what a var brought in
             unknown = next(
                 (n for n in (*names_in(written), *names_in(text)) if n not in values), None

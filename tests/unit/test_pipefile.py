@@ -1206,12 +1206,21 @@ def test_graph_error_on_load_is_a_graph_error():
     assert isinstance(error, GraphError)
 
 
-def test_error_in_a_subtable_names_the_subtable_line():
-    source = b'[tasks.a]\ncmd = "echo hi"\n\n[tasks.a.env]\nX = true\n'
+@pytest.mark.parametrize(
+    "source, line",
+    [
+        (b'[tasks.a]\ncmd = "echo hi"\n\n[tasks.a.env]\nW = "1"\nX = true\n', 6),
+        (b'[tasks.a]\ncmd = "echo hi"\nenv.W = "1"\nenv.X = true\n', 4),
+        (b'[tasks.a]\ncmd = "echo hi"\nenv = { W = "1", X = true }\n', 3),
+        (b'[tasks.a]\ncmd = "echo hi"\n[tasks.a.env]\nW = "1"\nX = "{{nope}}"\n', 5),
+    ],
+    ids=["subtable", "dotted keys", "inline table", "placeholder in a subtable"],
+)
+def test_error_in_an_env_value_names_that_values_line(source, line):
     with pytest.raises(PipefileError) as caught:
         pipefile.parse(source, "/p/Pipefile.toml", {})
-    assert caught.value.line == 4
-    assert "'env.X' must be a string" in str(caught.value)
+    assert caught.value.line == line
+    assert "'env.X'" in str(caught.value)
 
 
 @pytest.mark.parametrize("path", [".", "..", "../..", "/", "/p"])
