@@ -15,8 +15,20 @@ def list_tasks(project, the_plan) -> str:
             state = "up to date"
         else:
             state = "not selected"
-        lines.append(f"{task.name:<{width}}  {task.help or '-'}\n{'':<{width}}  ({state})")
+        lines.append(
+            f"{task.name:<{width}}  {_one_line(task.help) or '-'}\n{'':<{width}}  ({state})"
+        )
     return "\n".join(lines) + "\n"
+
+
+# control characters (a terminal's escape sequences among them) shown as nothing
+_CONTROL = dict.fromkeys([*range(32), 127])
+
+
+def _one_line(text: str) -> str:
+    """A help text as the one line --list gives it: a multi-line string joined, and
+    no control character that would move the cursor or recolour the terminal."""
+    return " ".join(text.translate(_CONTROL | {9: 32, 10: 32, 13: 32}).split())
 
 
 def _selected(project, the_plan) -> list[str]:

@@ -338,3 +338,20 @@ def test_clean_never_deletes_the_pipefile_or_the_state_through_a_symlinked_direc
     assert project.read("Pipefile.toml") == pipefile_before
     assert project.exists(".dagmake/state")
     assert "removed fine.txt" in result.stdout
+
+
+def test_list_gives_a_multi_line_help_on_one_line_without_control_characters(project):
+    project.pipefile(
+        '''\
+        [tasks.a]
+        cmd = "true"
+        help = """Load the users.
+        Then check them.\\u001b[31m red\\ttab"""
+        '''
+    )
+    result = project.run("-l")
+    assert result.returncode == 0, result
+    lines = result.stdout.splitlines()
+    assert lines[0] == "a  Load the users. Then check them.[31m red tab"
+    assert lines[1].strip() == "(stale: it has no outputs, so it always runs)"
+    assert "\x1b" not in result.stdout
