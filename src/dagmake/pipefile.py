@@ -608,9 +608,15 @@ class _Validator:
                 if inner in raw:
                     known[inner] = resolve(inner, (*chain, name))
             try:
-                resolved[name] = expand(
-                    raw[name], known, task=None, field=f"vars.{name}", file=self.file
-                )
+                try:
+                    resolved[name] = expand(
+                        raw[name], known, task=None, field=f"vars.{name}", file=self.file
+                    )
+                except PipefileError:
+                    # again, knowing every var: suggestions and the hint name them all
+                    everything = {**dict.fromkeys(set(raw) - {name}, ""), **known}
+                    expand(raw[name], everything, task=None, field=f"vars.{name}", file=self.file)
+                    raise
             except PipefileError as error:
                 if name in overrides:
                     message = error.message.replace(f" in 'vars.{name}'", "")

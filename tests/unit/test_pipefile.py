@@ -372,6 +372,21 @@ ERRORS = [
         ["task 'a'", "unknown placeholder '{{nope}}' in 'inputs'"],
     ),
     (
+        "a typo in a var naming another var that nothing else refers to",
+        """
+        [vars]
+        raw = "data/raw"
+        x = "{{rwa}}/b"
+        [tasks.a]
+        cmd = "ls {{x}}"
+        """,
+        3,
+        [
+            "unknown placeholder '{{rwa}}' in 'vars.x', did you mean 'raw'?",
+            "known here: inputs, outputs, raw, task)",
+        ],
+    ),
+    (
         "an empty shell",
         """
         [settings]
