@@ -12,7 +12,7 @@ from .files import PIPEFILE as FILENAME
 from .files import find_pipefile as find
 from .files import is_glob
 from .files import shown as _shown
-from .placeholders import expand, names_in, quote_all
+from .placeholders import expand, is_name, names_in, quote_all
 from .task import PythonAction, ShellAction, Task
 
 CACHE_FORMAT = 11  # 5, 8, 9: stricter validation; 6: relative paths; 7: env sorted; 10: 3.10
@@ -566,6 +566,13 @@ class _Validator:
     def variables(self, table, overrides: dict[str, str]) -> dict[str, str]:
         raw = dict(self.string_table(table, section="vars"))
         for name in raw:
+            if not is_name(name):
+                raise self.error(
+                    f"var name '{name}' cannot be used: {{{{{name}}}}} is not a placeholder",
+                    section="vars",
+                    key=name,
+                    hint="a var's name is letters, digits, '_' and '-'",
+                )
             if name in BUILTINS:
                 raise self.error(
                     f"'{name}' is a built-in placeholder and cannot be redefined",

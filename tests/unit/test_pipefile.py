@@ -387,6 +387,17 @@ ERRORS = [
         ],
     ),
     (
+        "a var whose name no placeholder can spell",
+        """
+        [vars]
+        "bad name" = "v"
+        [tasks.a]
+        cmd = "true"
+        """,
+        1,
+        ["var name 'bad name' cannot be used", "letters, digits, '_' and '-'"],
+    ),
+    (
         "an empty shell",
         """
         [settings]
