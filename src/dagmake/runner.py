@@ -11,7 +11,7 @@ import time
 
 from .events import Attempt
 from .files import expand_glob
-from .placeholders import GLOB_MARK, expand_globs
+from .placeholders import GLOB_MARK, expand_globs, positional_form, shell_form
 from .sig import signal
 
 try:  # the lock alone, without importing threading
@@ -114,6 +114,32 @@ def most_commands_at_once() -> int | None:
     if soft < 0:  # no limit
         return None
     return max(1, (soft - FILES_RESERVED) // FILES_PER_COMMAND)
+
+
+# Linux refuses one argument longer than 128 KiB (MAX_ARG_STRLEN): `sh -c COMMAND` with
+# thousands of files written into COMMAND would fail with "Argument list too long".
+_LONGEST_COMMAND = 100_000
+
+
+def _globbed(command: str, default_shell: str, shell: str, cwd: str) -> list[str]:
+    """The argv of a command whose {{inputs}} globs are marked, with their files in."""
+    matched: dict[str, list[str]] = {}
+
+    def files(pattern: str) -> list[str]:
+        found = matched[pattern] = expand_glob(cwd, pattern)
+        return found
+
+    expanded = expand_globs(command, files)
+    argv = direct_argv(expanded, default_shell)
+    if argv is not None:
+        return argv  # no shell: each file its own argument, as the shell would pass them
+    if len(expanded.encode()) <= _LONGEST_COMMAND:
+        return [shell, "-c", expanded]
+    if len(matched) == 1:  # the usual case: the files go as arguments, "$@" in the command
+        (found,) = matched.values()
+        return [shell, "-c", positional_form(command), shell, *found]
+    # several globs, too many files to write in: the shell expands them (** as *)
+    return [shell, "-c", shell_form(command)]
 
 
 # When a run starts this many commands or more, at least as many at once as there are
@@ -327,7 +353,8 @@ class ProcessRunner:
             shell = os.path.join(self.root, shell)
         for command in action.commands:
             if GLOB_MARK in command:  # now, when files an earlier command made are there
-                command = expand_globs(command, lambda pattern: expand_glob(cwd, pattern))
+                yield _globbed(command, action.shell, shell, cwd)
+                continue
             yield direct_argv(command, action.shell) or [shell, "-c", command]
 
     def _advance(self, job: _Job, exit_code: int) -> None:

@@ -276,3 +276,40 @@ def test_a_glob_matching_only_directories_says_so_and_how_to_reach_their_files(p
     project.pipefile(project.read("Pipefile.toml").replace('"dirs/d*"', '"dirs/d*/**"'))
     assert_ran(project.run(), ["a"])
     assert project.read("o") == "f"
+
+
+def _many_files(project, directory, count):
+    # long names: together they pass Linux's 128 KiB limit on one argument (sh -c ...)
+    for i in range(count):
+        project.write(
+            f"{directory}/a_rather_long_file_name_to_fill_the_command_{i:05d}.csv", f"{i}\n"
+        )
+
+
+def test_a_glob_matching_thousands_of_files_still_reaches_the_command(project):
+    _many_files(project, "data/two/deep", 3000)  # where sh's `**` (read as `*`) cannot reach
+    project.pipefile(
+        """\
+        [tasks.all]
+        cmd = "cat {{inputs}} > all.txt"
+        inputs = ["data/**/*.csv"]
+        outputs = ["all.txt"]
+        """
+    )
+    assert_ran(project.run(), ["all"])
+    assert sorted(map(int, project.read("all.txt").split())) == list(range(3000))
+
+
+def test_two_globs_matching_thousands_of_files_are_left_to_the_shell(project):
+    _many_files(project, "a", 1500)
+    _many_files(project, "b", 1500)
+    project.pipefile(
+        """\
+        [tasks.all]
+        cmd = "cat {{inputs}} > all.txt"
+        inputs = ["a/*.csv", "b/*.csv"]
+        outputs = ["all.txt"]
+        """
+    )
+    assert_ran(project.run(), ["all"])
+    assert len(project.read("all.txt").split()) == 3000
