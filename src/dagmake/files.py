@@ -212,8 +212,10 @@ def expand_glob(root: str, pattern: str) -> list[str]:
                         if inside is not None:
                             stack.append((entry.path, path, depth + 1, inside))
                     continue
-                if regex.match(path):
-                    found.append(path)
+                if regex.match(path) and not (
+                    entry.is_symlink() and not os.path.exists(entry.path)
+                ):
+                    found.append(path)  # a file: a link that leads nowhere is none
     found.sort()
     return found
 

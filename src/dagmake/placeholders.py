@@ -53,13 +53,6 @@ def expand_globs(command: str, matches) -> str:
     return "".join(parts)
 
 
-def positional_form(command: str) -> str:
-    """command with its one marked glob replaced by "$@", to run as
-    `sh -c COMMAND sh FILE...` when the files are too many for one argument."""
-    before, _, rest = command.partition(GLOB_MARK)
-    return before + '"$@"' + rest.partition(GLOB_MARK)[2]
-
-
 def _is_glob(word: str) -> bool:
     return "*" in word or "?" in word or "[" in word
 

@@ -11,7 +11,7 @@ import time
 
 from .events import Attempt
 from .files import expand_glob
-from .placeholders import GLOB_MARK, expand_globs, positional_form, shell_form
+from .placeholders import GLOB_MARK, expand_globs
 from .sig import signal
 
 try:  # the lock alone, without importing threading
@@ -121,25 +121,31 @@ def most_commands_at_once() -> int | None:
 _LONGEST_COMMAND = 100_000
 
 
-def _globbed(command: str, default_shell: str, shell: str, cwd: str) -> list[str]:
-    """The argv of a command whose {{inputs}} globs are marked, with their files in."""
-    matched: dict[str, list[str]] = {}
+def _globbed(command: str, task, default_shell: str, shell: str, cwd: str, root: str):
+    """The argv of a command whose {{inputs}} globs are marked, with their files in.
+
+    Files the task wrote into its own output directories are not its inputs. A command
+    too long for one argument is run from a script file instead (.dagmake/commands/),
+    which the shell reads as it would read `-c`: the same words, and no limit but the
+    total one on a program's arguments.
+    """
+    own = tuple(_relative(output, task.cwd) + "/" for output in task.outputs)
 
     def files(pattern: str) -> list[str]:
-        found = matched[pattern] = expand_glob(cwd, pattern)
-        return found
+        return [path for path in expand_glob(cwd, pattern) if not path.startswith(own)]
 
     expanded = expand_globs(command, files)
     argv = direct_argv(expanded, default_shell)
     if argv is not None:
         return argv  # no shell: each file its own argument, as the shell would pass them
-    if len(expanded.encode()) <= _LONGEST_COMMAND:
+    if len(os.fsencode(expanded)) <= _LONGEST_COMMAND:
         return [shell, "-c", expanded]
-    if len(matched) == 1:  # the usual case: the files go as arguments, "$@" in the command
-        (found,) = matched.values()
-        return [shell, "-c", positional_form(command), shell, *found]
-    # several globs, too many files to write in: the shell expands them (** as *)
-    return [shell, "-c", shell_form(command)]
+    directory = os.path.join(root, ".dagmake", "commands")
+    os.makedirs(directory, exist_ok=True)
+    script = os.path.join(directory, task.name.replace("/", "%") + ".sh")
+    with open(script, "wb") as file:  # a file name need not be UTF-8: write its bytes
+        file.write(os.fsencode(expanded) + b"\n")
+    return [shell, script]
 
 
 # When a run starts this many commands or more, at least as many at once as there are
@@ -353,7 +359,7 @@ class ProcessRunner:
             shell = os.path.join(self.root, shell)
         for command in action.commands:
             if GLOB_MARK in command:  # now, when files an earlier command made are there
-                yield _globbed(command, action.shell, shell, cwd)
+                yield _globbed(command, task, action.shell, shell, cwd, self.root)
                 continue
             yield direct_argv(command, action.shell) or [shell, "-c", command]
 

@@ -1,5 +1,9 @@
 """Glob inputs: edges to producers, new matching files, and {{inputs}} in the shell."""
 
+import os
+
+import pytest
+
 from conftest import SECOND, T0, assert_nothing_ran, assert_ran
 
 PIPEFILE = """
@@ -300,16 +304,91 @@ def test_a_glob_matching_thousands_of_files_still_reaches_the_command(project):
     assert sorted(map(int, project.read("all.txt").split())) == list(range(3000))
 
 
-def test_two_globs_matching_thousands_of_files_are_left_to_the_shell(project):
-    _many_files(project, "a", 1500)
-    _many_files(project, "b", 1500)
+def test_a_large_glob_beside_a_recursive_one_loses_no_file(project):
+    _many_files(project, "big", 3000)
+    project.write("small/top.csv", "top\n")
+    project.write("small/deep/er/n.csv", "deep\n")
     project.pipefile(
         """\
         [tasks.all]
         cmd = "cat {{inputs}} > all.txt"
-        inputs = ["a/*.csv", "b/*.csv"]
+        inputs = ["big/*.csv", "small/**/*.csv"]
         outputs = ["all.txt"]
         """
     )
     assert_ran(project.run(), ["all"])
-    assert len(project.read("all.txt").split()) == 3000
+    words = project.read("all.txt").split()
+    assert len(words) == 3002 and "deep" in words and "top" in words
+
+
+def test_a_large_glob_means_the_same_inside_functions_after_set_and_twice(project):
+    """The files are written into the command (from a script file when that is long),
+    never passed as "$@", which a function or `set --` would change."""
+    _many_files(project, "d", 3000)
+    project.pipefile(
+        """\
+        [tasks.all]
+        cmd = [
+            "count() { printf '%s\\n' {{inputs}} | wc -l; }; count > n.txt",
+            "set -- -e; printf '%s\\n' {{inputs}} | wc -l >> n.txt",
+            "printf '%s\\n' {{inputs}} {{inputs}} | wc -l >> n.txt",
+        ]
+        inputs = ["d/*.csv"]
+        outputs = ["n.txt"]
+        """
+    )
+    assert_ran(project.run(), ["all"])
+    assert project.read("n.txt").split() == ["3000", "3000", "6000"]
+    assert_nothing_ran(project.run())
+
+
+@pytest.mark.parametrize("count", [1, 3000], ids=["short command", "long command"])
+def test_a_file_name_that_is_not_utf8_reaches_the_command_as_its_bytes(project, count):
+    _many_files(project, "d", count - 1)
+    project.path("d").mkdir(exist_ok=True)
+    with open(os.path.join(os.fsencode(project.path("d")), b"bad\xff.csv"), "w") as file:
+        file.write("bad\n")
+    project.pipefile(
+        """\
+        [tasks.all]
+        cmd = "for f in {{inputs}}; do echo \\"$f\\"; done > names.txt"
+        inputs = ["d/*.csv"]
+        outputs = ["names.txt"]
+        """
+    )
+    result = project.run()
+    assert_ran(result, ["all"])
+    with open(project.path("names.txt"), "rb") as file:
+        names = file.read().splitlines()
+    assert b"d/bad\xff.csv" in names and len(names) == count
+
+
+def test_the_files_a_task_wrote_into_its_own_output_directory_are_not_in_its_inputs(project):
+    project.write("src/a.c", "a")
+    project.pipefile(
+        """\
+        [tasks.c]
+        cmd = ["printf '%s\\n' {{inputs}} > list.txt", "mkdir -p gen && touch gen/x.c"]
+        inputs = ["**/*.c"]
+        outputs = ["gen", "list.txt"]
+        """
+    )
+    assert_ran(project.run(), ["c"])
+    assert_ran(project.run("--force", "c"), ["c"])
+    assert project.read("list.txt").splitlines() == ["src/a.c"]
+
+
+def test_a_link_that_leads_nowhere_is_no_file_for_a_glob(project):
+    project.write("d/a.txt", "a\n")
+    os.symlink("nowhere", project.path("d/dangling.txt"))
+    project.pipefile(
+        """\
+        [tasks.c]
+        cmd = "cat {{inputs}} > c.txt"
+        inputs = ["d/*.txt"]
+        outputs = ["c.txt"]
+        """
+    )
+    assert_ran(project.run(), ["c"])
+    assert project.read("c.txt") == "a\n"
+    assert_nothing_ran(project.run())

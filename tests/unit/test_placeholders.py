@@ -183,19 +183,3 @@ def test_expand_globs_puts_each_globs_files_in_its_place_quoted():
     # a glob matching nothing is left to the shell, as written
     assert expanded == "cat first.csv a/x.csv 'a/b c/y.csv' n/*.txt > out"
     assert expand_globs("echo plain", files.__getitem__) == "echo plain"
-
-
-def test_the_positional_form_puts_the_globs_files_where_the_glob_was():
-    import subprocess
-
-    from dagmake.placeholders import positional_form
-
-    command = f"printf '<%s>' x {quote_all(['a b/*.csv'], mark_globs=True)} y"
-    assert positional_form(command) == "printf '<%s>' x \"$@\" y"
-    shown = subprocess.run(
-        ["/bin/sh", "-c", positional_form(command), "sh", "a b/1.csv", "a b/2.csv"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert shown == "<x><a b/1.csv><a b/2.csv><y>"
