@@ -230,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
             options = parse_args(argv)
             code = run(options)
             if sys.stdout is not None:  # here, where a full disk is reported, not at exit
-                sys.stdout.flush()
+                try:
+                    sys.stdout.flush()
+                except BrokenPipeError:  # the reader went away: the exit code stands
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return code
     except DagmakeError as error:
         _print_error(str(error))
@@ -373,10 +376,14 @@ def run(options: Options) -> int:
             _warn(report.error)
         elif report.written and not options.quiet:
             # with --json, stdout is for the event lines only
-            print(
-                f"dagmake: {report.what} written to {_display(report.path)}",
-                file=sys.stderr if options.json else sys.stdout,
-            )
+            stream = sys.stderr if options.json else sys.stdout
+            try:
+                print(f"dagmake: {report.what} written to {_display(report.path)}", file=stream)
+                stream.flush()
+            except OSError as error:  # a reader gone (| head): the build's exit code stands
+                from .console import output_lost
+
+                output_lost(stream, error)
     return summary.exit_code
 
 
