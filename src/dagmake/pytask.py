@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
             )
             return 1
     else:
-        names, takes_any = _signature(function)
+        names, takes_any = _signature(function, _standard("inspect", root))
     arguments = {}
     if takes_any or "inputs" in names:
         arguments["inputs"] = expanded
@@ -61,9 +61,7 @@ def main(argv: list[str]) -> int:
         arguments["outputs"] = outputs
     result = function(**arguments)
     if type(result).__name__ == "coroutine" and hasattr(result, "send"):  # an `async def`
-        import asyncio
-
-        asyncio.run(result)
+        _standard("asyncio", root).run(result)
     return 0  # an exception is the only failure; a return value means nothing
 
 
@@ -98,10 +96,30 @@ def _parameters(function):
     return (*positional, *keyword_only), takes_any, required
 
 
-def _signature(function):
-    """(parameter names, whether it takes **kwargs) of another callable (a class, say)."""
-    import inspect
+def _standard(name: str, root: str):
+    """The standard module `name`, though the project has a module of that name
+    (inspect.py, asyncio.py) on sys.path before it. What the task's code has already
+    imported under that name stays the project's."""
+    import os
 
+    project = os.path.abspath(root) + os.sep
+    found = sys.modules.get(name)
+    if found is not None and not (getattr(found, "__file__", None) or "").startswith(project):
+        return found
+    path, shadow = sys.path[:], sys.modules.pop(name, None)
+    sys.path[:] = [p for p in path if p and os.path.abspath(p) + os.sep != project]
+    try:
+        import importlib
+
+        return importlib.import_module(name)
+    finally:
+        sys.path[:] = path
+        if shadow is not None:  # the project's, which the task's code imported
+            sys.modules[name] = shadow
+
+
+def _signature(function, inspect):
+    """(parameter names, whether it takes **kwargs) of another callable (a class, say)."""
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
@@ -169,6 +187,13 @@ def _user_traceback(error: BaseException, traceback) -> str:
             parts.append("Traceback (most recent call last):\n")
             parts.append("".join(traceback.format_list(frames)))
         parts.append("".join(traceback.format_exception_only(type(error), error)))
+        for number, inner in enumerate(getattr(error, "exceptions", None) or (), 1):
+            if not isinstance(error, BaseExceptionGroup):
+                break
+            # each error of a group (asyncio.TaskGroup's, say), as Python shows them
+            parts.append(f"  +---------------- {number} ----------------\n")
+            inner_text = _user_traceback(inner, traceback)
+            parts.append("".join(f"  | {line}" for line in inner_text.splitlines(True)))
     return "".join(parts)
 
 

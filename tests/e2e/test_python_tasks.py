@@ -411,3 +411,40 @@ def test_project_modules_named_traceback_inspect_or_dagmake_break_nothing(projec
     log = project.read(".dagmake/logs/fails.log")
     assert 'steps.py", line 2, in fails' in log and log.endswith("ValueError: the users error\n")
     assert project.read("b.txt") == "ok"
+
+
+def test_project_modules_named_inspect_or_asyncio_break_no_class_nor_async_task(project):
+    # dagmake needs the standard ones where a callable's arguments are not in its code
+    # (a class without its own __init__), and to run an `async def`
+    project.write("inspect.py", "raise SystemExit('the project inspect.py')\n")
+    project.write("asyncio.py", "raise SystemExit('the project asyncio.py')\n")
+    project.write(
+        "steps.py",
+        "class NoInit:\n    def __new__(cls, outputs):\n"
+        "        open(outputs[0], 'w').write('new')\n        return super().__new__(cls)\n\n"
+        "async def later(outputs):\n    open(outputs[0], 'w').write('awaited')\n",
+    )
+    project.pipefile(
+        '[tasks.cls]\npython = "steps:NoInit"\noutputs = ["c.txt"]\n\n'
+        '[tasks.coro]\npython = "steps:later"\noutputs = ["a.txt"]\n'
+    )
+    assert_ran(project.run(), ["cls", "coro"])
+    assert project.read("c.txt") == "new" and project.read("a.txt") == "awaited"
+
+
+def test_each_error_of_an_exception_group_is_shown(project):
+    project.write(
+        "fetch.py",
+        "import asyncio\n\nasync def one(n):\n"
+        "    raise ValueError(f'fetch {n} failed: HTTP 503')\n\n"
+        "async def main():\n    async with asyncio.TaskGroup() as group:\n"
+        "        group.create_task(one(1))\n        group.create_task(one(2))\n",
+    )
+    project.pipefile('[tasks.fetch]\npython = "fetch:main"\n')
+    result = project.run()
+    assert result.returncode == 1, result
+    log = project.read(".dagmake/logs/fetch.log")
+    assert "ExceptionGroup: unhandled errors in a TaskGroup (2 sub-exceptions)" in log
+    assert "| ValueError: fetch 1 failed: HTTP 503" in log, log
+    assert "| ValueError: fetch 2 failed: HTTP 503" in log, log
+    assert 'fetch.py", line 4, in one' in log
