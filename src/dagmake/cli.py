@@ -427,6 +427,11 @@ def _check_modes(options: Options) -> None:
     ]
     if len(modes) > 1:
         raise UsageError(f"{modes[0]} cannot be combined with {modes[1]}")
+    if options.clean and (options.force or options.force_all):
+        raise UsageError(
+            f"--clean cannot be combined with {'--force' if options.force else '-B/--force-all'}",
+            hint="--clean deletes outputs and runs nothing; a build after it reruns their tasks",
+        )
     if options.quiet and options.verbose:
         raise UsageError("-q/--quiet and -v/--verbose contradict each other")
     if not options.watch and (options.debounce is not None or options.poll):
@@ -446,12 +451,12 @@ def _check_reports(options: Options) -> None:
     """Refuse report flags that have nothing to report on."""
     if options.limit is not None and not options.history:
         raise UsageError("--limit goes with --history", hint="dagmake --history --limit 20")
-    others = [
-        (options.dry_run, "-n/--dry-run"),
+    others = [  # the modes first: `--clean -n` is one of them
         (options.list, "-l/--list"),
         (options.graph, "--graph"),
         (options.clean, "--clean"),
         (options.watch, "-w/--watch"),
+        (options.dry_run, "-n/--dry-run"),
     ]
     if options.history:
         others += [
@@ -507,13 +512,14 @@ def _history(options: Options) -> int:
     task = options.targets[0] if options.targets else None
     state_dir = os.path.join(os.path.dirname(pipefile), ".dagmake")
 
-    def defined() -> frozenset[str]:
+    def defined() -> dict[str, bool]:
         from .pipefile import load
 
         try:
-            return frozenset(load(pipefile, write_cache=False).graph.tasks)
+            tasks = load(pipefile, write_cache=False).graph.tasks
         except DagmakeError:
-            return frozenset()  # a Pipefile that does not load: the history still shows
+            return {}  # a Pipefile that does not load: the history still shows
+        return {name: task.is_group for name, task in tasks.items()}
 
     text = show(state_dir, task, limit=options.limit or 10, as_json=options.json, defined=defined)
     sys.stdout.write(text)

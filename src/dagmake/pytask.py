@@ -29,9 +29,10 @@ def main(argv: list[str]) -> int:
             return 1
         raise
     function = module
+    missing = object()
     for part in function_name.split("."):
-        function = getattr(function, part, None)
-        if function is None:
+        function = getattr(function, part, missing)
+        if function is missing:
             print(f"dagmake: module '{module_name}' has no function '{function_name}'")
             return 1
     if not callable(function):

@@ -279,6 +279,8 @@ def test_clean_with_dry_run_lists_and_deletes_nothing(project):
         ("-w", "--clean"),
         ("--clean", "-l"),
         ("-l", "--graph"),
+        ("--clean", "-B"),  # nothing to force: it would be silently ignored
+        ("--clean", "--force", "a"),
     ],
     ids=" ".join,
 )

@@ -182,6 +182,14 @@ def test_a_missing_function_is_a_one_line_failure(project):
     assert "Traceback" not in result.output
 
 
+def test_a_name_bound_to_none_is_not_a_function_rather_than_missing(project):
+    project.write("hooks.py", "main = None  # filled in by a plugin, or not\n")
+    project.pipefile('[tasks.none]\npython = "hooks:main"\n')
+    result = project.run()
+    assert result.returncode == 1, result
+    assert project.read(".dagmake/logs/none.log") == "dagmake: 'hooks:main' is not a function\n"
+
+
 def test_a_module_whose_own_import_fails_shows_that_import(project):
     pipeline(project, '[tasks.broken]\npython = "stepsmore:main"\n')
     # the module exists; what it imports does not

@@ -432,6 +432,11 @@ def test_on_success_hook_runs_after_every_successful_build(pipeline):
         (["--history", "--timings"], "--history cannot be combined with --timings"),
         (["--json", "-n"], "--json reports on a build; it cannot be combined with -n/--dry-run"),
         (["--timings", "-l"], "--timings reports on a build; it cannot be combined with -l/--list"),
+        # --clean -n is a mode of its own; --json is what does not go with it
+        (
+            ["--json", "--clean", "-n"],
+            "--json reports on a build; it cannot be combined with --clean",
+        ),
         (["--history", "--limit", "0"], "--limit needs a whole number of at least 1, not '0'"),
     ],
 )

@@ -128,13 +128,17 @@ def test_unknown_task_suggests_a_recorded_one(tmp_path):
 
 
 def test_a_defined_task_that_never_ran_is_no_error(tmp_path):
-    defined = lambda: frozenset({"load", "later"})  # noqa: E731
+    defined = lambda: {"load": False, "later": False, "everything": True}  # noqa: E731
     assert show(str(tmp_path), "later", defined=defined) == (
         "dagmake: no recorded attempts of task 'later' yet\n"
     )
     assert show(str(tmp_path), "later", defined=defined, as_json=True) == ""
     with pytest.raises(TargetError, match="unknown task 'latter', did you mean 'later'"):
         show(str(tmp_path), "latter", defined=defined)
+    # a group never runs a command: "yet" would promise attempts that never come
+    assert show(str(tmp_path), "everything", defined=defined).startswith(
+        "dagmake: 'everything' is a group: it runs no command itself, so it has no attempts"
+    )
 
 
 def test_no_history_yet(tmp_path):

@@ -133,12 +133,13 @@ def show(
     *,
     limit: int = 10,
     as_json=False,
-    defined=lambda: frozenset(),
+    defined=lambda: {},
 ) -> str:
     """What `dagmake --history [TASK]` prints: a table, or JSON lines with as_json.
 
-    defined() gives the names of the Pipefile's tasks, asked only for a task with no
-    recorded attempt: one of them has simply not run yet, like a project with no runs.
+    defined() gives the Pipefile's tasks (name -> whether it is a group), asked only for a
+    task with no recorded attempt: one of them has simply not run yet, like a project with
+    no runs, or is a group, which never runs a command itself.
     Raises TargetError for a task that is neither recorded nor defined (with close matches).
     """
     from ..state import History
@@ -149,7 +150,14 @@ def show(
         if task not in names:
             tasks = defined()
             if task in tasks:
-                return "" if as_json else f"dagmake: no recorded attempts of task '{task}' yet\n"
+                if as_json:
+                    return ""
+                if tasks[task]:
+                    return (
+                        f"dagmake: '{task}' is a group: it runs no command itself, so it has "
+                        "no attempts (dagmake --history TASK for one of the tasks it gathers)\n"
+                    )
+                return f"dagmake: no recorded attempts of task '{task}' yet\n"
             from ..errors import TargetError, did_you_mean
 
             raise TargetError(
