@@ -52,17 +52,45 @@ def run_hook(project, summary, *, warn) -> None:
     key, command = chosen
     env = {**os.environ, **environment(project, summary)}
     try:
-        completed = subprocess.run(
+        hook = subprocess.Popen(
             [project.settings.shell, "-c", command],
             cwd=project.root,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=2,
+            process_group=0,  # so that stopping it stops what it started, as for a task
         )
     except OSError as error:
         warn(f"{key} hook failed: cannot run {project.settings.shell}: {error.strerror}")
         return
-    if completed.returncode < 0:
-        warn(f"{key} hook failed: killed by signal {-completed.returncode}")
-    elif completed.returncode != 0:
-        warn(f"{key} hook failed: exit {completed.returncode}")
+    try:
+        returncode = hook.wait()
+    except BaseException:  # Ctrl-C, SIGTERM: the hook and its children stop too
+        _stop_group(hook)
+        raise
+    if returncode < 0:
+        warn(f"{key} hook failed: killed by signal {-returncode}")
+    elif returncode != 0:
+        warn(f"{key} hook failed: exit {returncode}")
+
+
+def _stop_group(hook, grace: float = 2.0) -> None:
+    """SIGTERM the hook's process group; SIGKILL it if the hook has not ended in grace."""
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(hook.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            hook.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        except KeyboardInterrupt:  # a second Ctrl-C: no more grace
+            continue
+        try:  # the hook's shell ended; what it left running in the group goes too
+            os.killpg(hook.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return

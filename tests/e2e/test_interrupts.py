@@ -423,3 +423,30 @@ def test_a_sigterm_while_the_pipefile_is_read_ends_dagmake_as_ctrl_c_does(projec
             process.kill()
     assert process.returncode == 130, (out, err)
     assert err.decode() == "dagmake: interrupted\n"
+
+
+HOOKED = """\
+[settings]
+on_success = "sleep 30 & echo $! > hook.child; echo $$ > hook.pid; wait"
+
+[tasks.a]
+cmd = "touch a.txt"
+outputs = ["a.txt"]
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_during_a_hook_stops_the_hook_and_what_it_started(project, signum):
+    project.pipefile(HOOKED)
+    build = Background(project)
+    try:
+        hook = read_pid(project, "hook.pid")
+        child = read_pid(project, "hook.child")
+        build.send(signum)
+        assert build.wait() == 130, build.output
+        assert "Traceback" not in build.output
+        assert wait_until(lambda: process_gone(hook), timeout=5), "the hook's shell survived"
+        assert wait_until(lambda: process_gone(child), timeout=5), "the hook's child survived"
+    finally:
+        build.stop()
+        kill_leftovers(project, "hook.pid", "hook.child")
