@@ -21,7 +21,8 @@ class Reason:
 
     def __init__(self, kind: str, text: str) -> None:
         self.kind = kind
-        self.text = text
+        # a path from the disk may hold an escape sequence or a newline: shown escaped
+        self.text = text if text.isprintable() else _escaped(text)
 
     def __repr__(self) -> str:
         return f"Reason({self.kind!r}, {self.text!r})"
@@ -31,6 +32,14 @@ class Reason:
 
     def __hash__(self) -> int:
         return hash((self.kind, self.text))
+
+
+def _escaped(text: str) -> str:
+    """text with what a terminal would act on (control characters) written as escapes."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode()
+        for c in text
+    )
 
 
 class Step:

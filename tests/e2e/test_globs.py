@@ -392,3 +392,19 @@ def test_a_link_that_leads_nowhere_is_no_file_for_a_glob(project):
     assert_ran(project.run(), ["c"])
     assert project.read("c.txt") == "a\n"
     assert_nothing_ran(project.run())
+
+
+def test_a_file_name_with_an_escape_sequence_is_shown_escaped(project):
+    project.write("data/esc\x1b[31mred.txt", "x")
+    project.pipefile(
+        """\
+        [tasks.c]
+        cmd = "cat {{inputs}} > c.txt"
+        inputs = ["data/*.txt"]
+        outputs = ["c.txt"]
+        """
+    )
+    assert_ran(project.run(), ["c"])
+    project.write("data/esc\x1b[31mred.txt", "y", ns=T0 + 10**6 * SECOND)
+    dry = project.run("-n")
+    assert dry.stdout == "c: input data/esc\\x1b[31mred.txt changed since the last run\n"

@@ -477,3 +477,12 @@ def test_a_directory_recorded_before_its_stamp_had_a_checksum_still_matches():
     recorded = Record(task.name, task.fingerprint, "ok", 100.0, 1.5, 1, {"data": (1_000, 2, 77)})
     changed = judge(task, **facts(task=task, record=recorded, inputs={"data": (1_000, 2, 78)})[1])
     assert changed.text == "input data changed since the last run"
+
+
+def test_a_reason_shows_control_characters_of_a_path_escaped():
+    from dagmake.plan import Reason
+
+    reason = Reason("input", "input data/esc\x1b[31mred\nx\udcff.txt is newer than output c")
+    assert reason.text == "input data/esc\\x1b[31mred\\nx\\udcff.txt is newer than output c"
+    plain = "input data/été.txt is newer than output c"
+    assert Reason("input", plain).text == plain  # unicode stays as it is
