@@ -19,6 +19,12 @@ def test_clock_disagreement_of_a_few_ms_does_not_open_a_slot():
     assert _assign_slots({"a": [0.0, 1.002], "b": [1.0, 2.0]}) == {"a": 0, "b": 0}
 
 
+def test_a_short_task_overlapping_another_by_most_of_itself_ran_beside_it():
+    # 2.4 to 4.7 ms and from 3.3 ms: within the slack, but they really overlapped
+    spans = {"a": [0.00244, 0.00470], "s": [0.00326, 0.5]}
+    assert _assign_slots(spans) == {"a": 0, "s": 1}
+
+
 def test_attempt_status_names_how_it_ended():
     assert attempt_status(Attempt(1, 0, T, 1.0)) == "ok"
     assert attempt_status(Attempt(1, 2, T, 1.0)) == "failed"

@@ -100,15 +100,26 @@ def layout(started: float, summary, upstream=None, up_to_date=()) -> Timeline:
 
 
 def _assign_slots(spans: dict[str, list[float]]) -> dict[str, int]:
-    """Give each task the lowest slot free at its start: the fewest lanes that show the run."""
-    free_at: list[float] = []
+    """Give each task the lowest slot free at its start: the fewest lanes that show the run.
+
+    A slot whose task ends up to _SLACK after the start counts as free (clock jitter),
+    unless that overlap is most of that task: then the two really ran side by side.
+    """
+    lanes: list[tuple[float, float]] = []  # per slot: (start, end) of its last task
     slots: dict[str, int] = {}
     for name, (start, end) in sorted(spans.items(), key=lambda item: (item[1][0], item[0])):
-        slot = next((i for i, free in enumerate(free_at) if free <= start + _SLACK), None)
+        slot = next(
+            (
+                i
+                for i, (taken, free) in enumerate(lanes)
+                if free <= start or (free - start <= _SLACK and free - start < (free - taken) / 2)
+            ),
+            None,
+        )
         if slot is None:
-            slot = len(free_at)
-            free_at.append(0.0)
-        free_at[slot] = end
+            slot = len(lanes)
+            lanes.append((0.0, 0.0))
+        lanes[slot] = (start, end)
         slots[name] = slot
     return slots
 
