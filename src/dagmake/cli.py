@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import DagmakeError, UsageError
+from .errors import DagmakeError, UsageError, printable
 from .files import shown as _display
 from .sig import sigterm_as_interrupt
 
@@ -641,7 +641,7 @@ def _clean(project, options: Options) -> int:
             removed, refused = clean(project, names)
     if not options.quiet:
         for path in removed:
-            print(f"would remove {path}" if options.dry_run else f"removed {path}")
+            print(printable(f"would remove {path}" if options.dry_run else f"removed {path}"))
         if not removed and not refused:
             print("dagmake: nothing to clean")
     for message in refused:

@@ -40,6 +40,10 @@ class DagmakeError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
+        text = self._text()
+        return text if text.isprintable() or "\n" in text else printable(text)
+
+    def _text(self) -> str:
         where = ""
         if self.file:
             where = self.file
@@ -49,9 +53,9 @@ class DagmakeError(Exception):
                     where += f":{self.column}"
             where += ": "
         subject = f"task '{self.task}': " if self.task else ""
-        text = f"{where}{subject}{self.message}"
+        text = printable(f"{where}{subject}{self.message}")
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable(self.hint)}"
         return text
 
 
@@ -97,3 +101,17 @@ def did_you_mean(word: str, choices) -> str:
     if len(close) == 1:
         return f", did you mean '{close[0]}'?"
     return ", did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+def printable(text: str) -> str:
+    """text with what a terminal would act on written as escapes: a path from the disk or
+    the Pipefile may hold ESC or a newline. A byte that is not UTF-8 reads as itself."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    if "\udc80" <= c <= "\udcff":  # os.fsdecode's stand-in for an undecodable byte
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    return c.encode("unicode_escape", "backslashreplace").decode()

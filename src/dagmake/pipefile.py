@@ -218,7 +218,12 @@ def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Sett
     except toml.TOMLDecodeError as error:
         message = getattr(error, "msg", None) or str(error)
         line = getattr(error, "lineno", None)
-        if message.startswith("Cannot overwrite a value") and line:
+        if message.startswith("Cannot declare (") and message.endswith(") twice"):
+            # Cannot declare ('tasks', 'a') twice: the table, as the Pipefile writes it
+            parts = [p.strip(" '\"") for p in message[len("Cannot declare (") : -7].split(",")]
+            keys = (p if p and _BARE_KEY.issuperset(p) else f'"{p}"' for p in parts)
+            message = f"[{'.'.join(keys)}] is declared twice"
+        elif message.startswith("Cannot overwrite a value") and line:
             # a key given twice: name it
             key = text.splitlines()[line - 1].partition("=")[0].strip()
             if key:
@@ -278,8 +283,32 @@ def _code_lines(text: str) -> list[str]:
             if end == -1:
                 continue
             rest = line[end + 3 :]
+        else:
+            # as the finders compare them: tabs are spaces, a header's comment is gone
+            lines[number] = _header_alone(line.replace("\t", " "))
         closing = _opens_string(rest)
     return lines
+
+
+_BARE_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def _header_alone(line: str) -> str:
+    """A table header line without what follows its closing bracket (a comment)."""
+    start = line.lstrip()
+    if not start.startswith("["):
+        return line
+    quote = None
+    for i, c in enumerate(start):
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+        elif c == "]":
+            end = i + 2 if start.startswith("]]", i) else i + 1
+            return start[:end]
+    return line
 
 
 def _opens_string(line: str) -> str | None:
@@ -431,12 +460,11 @@ class _Validator:
                         )
                 else:
                     suggestion = did_you_mean(key, allowed)
-                if not task and not section and not suggestion:
+                if not suggestion and key in SETTINGS_KEYS and section != "settings":
                     # a key written above every table header, or under the wrong one
-                    if key in SETTINGS_KEYS:
-                        hint = f"'{key}' is a setting: write it under a [settings] line"
-                    elif key in TASK_KEYS:
-                        hint = f"'{key}' belongs to a task: write it under [tasks.NAME]"
+                    hint = f"'{key}' is a setting: write it under a [settings] line"
+                elif not suggestion and key in TASK_KEYS and not task:
+                    hint = f"'{key}' belongs to a task: write it under [tasks.NAME]"
                 if (
                     task
                     and isinstance(table[key], dict)
@@ -510,10 +538,10 @@ class _Validator:
             )
         if (
             shell is not None
-            and " " in shell
+            and len(shell.split()) > 1  # spaces or tabs
             and not os.path.exists(os.path.join(self.root, shell))
         ):
-            program, _, options = shell.partition(" ")
+            program, options = shell.split(maxsplit=1)
             raise self.error(
                 f"'shell' must be a program, not a command line ('{shell}')",
                 section="settings",
@@ -769,11 +797,10 @@ class _Validator:
             error.task = f"{name[:40]}..."  # the line is found; the message need not repeat it
             raise error
         if not isinstance(body, dict):
-            raise self.error(
-                f"must be a table, not {_type_name(body)}",
-                task=name,
-                hint=f"write [tasks.{name}] followed by its keys",
-            )
+            hint = f"write [tasks.{name}] followed by its keys"
+            if name in TASK_KEYS:  # [tasks] then cmd = "...": the task has no name
+                hint = f"'{name}' is a key of a task, which needs a name: [tasks.NAME], then {name}"
+            raise self.error(f"must be a table, not {_type_name(body)}", task=name, hint=hint)
         self.unknown_keys(body, TASK_KEYS, task=name)
         help_text = self.typed(body, "help", str, "a string", task=name) or ""
         cmd = body.get("cmd")

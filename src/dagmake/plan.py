@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .errors import printable
+
 # Reason kinds, in the order the rules are checked.
 FORCED = "forced"
 ALWAYS = "always"
@@ -22,7 +24,7 @@ class Reason:
     def __init__(self, kind: str, text: str) -> None:
         self.kind = kind
         # a path from the disk may hold an escape sequence or a newline: shown escaped
-        self.text = text if text.isprintable() else _escaped(text)
+        self.text = text if text.isprintable() else printable(text)
 
     def __repr__(self) -> str:
         return f"Reason({self.kind!r}, {self.text!r})"
@@ -32,14 +34,6 @@ class Reason:
 
     def __hash__(self) -> int:
         return hash((self.kind, self.text))
-
-
-def _escaped(text: str) -> str:
-    """text with what a terminal would act on (control characters) written as escapes."""
-    return "".join(
-        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode()
-        for c in text
-    )
 
 
 class Step:

@@ -9,7 +9,7 @@ import sys
 import time
 
 from . import files
-from .errors import DagmakeError, LockError, TargetError
+from .errors import DagmakeError, LockError, TargetError, printable
 
 DEBOUNCE = 0.1  # seconds without a new change before a round starts (--debounce)
 MAX_WAIT = 2.0  # a steady stream of changes still starts a round after this long
@@ -61,7 +61,7 @@ def _loop(project, options, source, warn) -> None:
     while True:
         changed = collect(source.get, relevant, debounce)
         if not options.quiet:
-            print(f"changed: {_describe(changed, project.root)}", flush=True)
+            print(printable(f"changed: {_describe(changed, project.root)}"), flush=True)
         reloaded = False
         if not _pipefile_paths(project).isdisjoint(changed):
             from .pipefile import load

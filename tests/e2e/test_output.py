@@ -358,3 +358,14 @@ def test_output_the_terminal_encoding_cannot_show_is_escaped_and_the_build_goes_
     assert_ran(result, ["a", "b"])
     assert "caf\\xe9 \\u2713\n\\ufffd\n" in result.stdout
     assert "Traceback" not in result.output
+
+
+def test_a_missing_output_with_an_escape_in_its_name_is_shown_escaped(project):
+    project.pipefile('[tasks.u]\noutputs = ["u\\u001bQ2J.txt"]\ncmd = "true"\n')
+    result = project.run()
+    assert result.returncode == 1, result
+    assert "FAILED u (did not create output u\\x1bQ2J.txt" in result.stdout
+    assert "\x1b" not in result.output
+    project.write("u\x1bQ2J.txt", "x")
+    cleaned = project.run("--clean", "-n")
+    assert cleaned.stdout == "would remove u\\x1bQ2J.txt\n", cleaned

@@ -387,6 +387,61 @@ ERRORS = [
         ],
     ),
     (
+        "a task key under [settings]",
+        """
+        [settings]
+        cmd = "echo"
+        """,
+        2,
+        ["unknown key 'cmd'", "'cmd' belongs to a task: write it under [tasks.NAME]"],
+    ),
+    (
+        "a setting under a task",
+        """
+        [tasks.a]
+        cmd = "true"
+        jobs = 2
+        """,
+        3,
+        ["task 'a'", "unknown key 'jobs'", "'jobs' is a setting: write it under a [settings]"],
+    ),
+    (
+        "a task key right under [tasks], with no task name",
+        """
+        [tasks]
+        cmd = "echo hi"
+        """,
+        2,
+        ["must be a table, not a string", "'cmd' is a key of a task, which needs a name"],
+    ),
+    (
+        "a comment after a task's header",
+        """
+        [tasks.load]  # load into the warehouse
+        cmd = "true"
+        retries = "2"
+        """,
+        3,
+        ["task 'load'", "'retries' must be"],
+    ),
+    (
+        "a comment after [settings]",
+        """
+        [settings] # global
+        jobs = 0
+        [tasks.a]
+        cmd = "x"
+        """,
+        2,
+        ["'jobs' must be a whole number"],
+    ),
+    (
+        "a tab between a key and its '='",
+        "[tasks.a]\ncmd\t= 1\n",
+        2,
+        ["task 'a'", "'cmd' must be a string"],
+    ),
+    (
         "a var whose name no placeholder can spell",
         """
         [vars]
@@ -1701,3 +1756,22 @@ def test_a_shell_whose_path_has_a_space_is_still_a_shell(tmp_path):
     )
     project = pipefile.load(str(tmp_path / "Pipefile.toml"), write_cache=False)
     assert project.settings.shell == "my tools/sh"
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ('[tasks.a]\ncmd = "true"\n[tasks.a]\ncmd = "x"\n', "[tasks.a] is declared twice"),
+        ('[tasks."a.b"]\ncmd = "1"\n[tasks."a.b"]\ncmd = "x"\n', '[tasks."a.b"] is declared twice'),
+    ],
+)
+def test_a_table_declared_twice_is_named_as_the_pipefile_writes_it(text, shown):
+    error = load_error(text)
+    assert str(error).startswith("Pipefile.toml:3:"), error
+    assert shown in str(error) and "('tasks'" not in str(error)
+
+
+def test_a_shell_with_an_option_after_a_tab_is_a_command_line_too():
+    error = load_error('[settings]\nshell = "bash\\t-e"\n[tasks.a]\ncmd = "true"\n')
+    assert "'shell' must be a program, not a command line" in str(error)
+    assert 'write shell = "bash"' in str(error)

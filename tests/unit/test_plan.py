@@ -483,6 +483,6 @@ def test_a_reason_shows_control_characters_of_a_path_escaped():
     from dagmake.plan import Reason
 
     reason = Reason("input", "input data/esc\x1b[31mred\nx\udcff.txt is newer than output c")
-    assert reason.text == "input data/esc\\x1b[31mred\\nx\\udcff.txt is newer than output c"
+    assert reason.text == "input data/esc\\x1b[31mred\\nx\\xff.txt is newer than output c"
     plain = "input data/été.txt is newer than output c"
     assert Reason("input", plain).text == plain  # unicode stays as it is
