@@ -51,7 +51,7 @@ def clean(project, names=None, *, dry_run: bool = False) -> tuple[list[str], lis
                     os.unlink(target)
                 else:
                     shutil.rmtree(target)
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):  # f/x with f a file: nothing there
                 continue
             except OSError as error:
                 refused.append(f"cannot delete {path}: {error.strerror}")

@@ -415,6 +415,16 @@ def _reporters(project, options: Options):
 
 def _check_modes(options: Options) -> None:
     """Refuse two modes at once: one would be silently ignored (and -n must never be)."""
+    if options.executor not in (None, "local"):
+        from .executors import EXECUTORS
+
+        if options.executor not in EXECUTORS:  # a typo, also where nothing would run
+            from .errors import did_you_mean
+
+            raise UsageError(
+                f"unknown executor '{options.executor}'{did_you_mean(options.executor, EXECUTORS)}",
+                hint="choose one of: " + ", ".join(EXECUTORS),
+            )
     modes = [
         flag
         for given, flag in [

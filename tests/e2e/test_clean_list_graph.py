@@ -81,6 +81,16 @@ def test_clean_with_nothing_built(project):
     assert result.stdout == "dagmake: nothing to clean\n"
 
 
+def test_clean_an_output_under_a_file_that_is_no_directory_is_nothing_to_clean(project):
+    project.write("f", "a file, where the output's directory would be\n")
+    project.pipefile('[tasks.a]\ncmd = "true"\noutputs = ["f/x"]\n')
+    for flags in (["--clean"], ["--clean", "-n"]):
+        result = project.run(*flags)
+        assert result.returncode == 0, result
+        assert result.stdout == "dagmake: nothing to clean\n", result
+    assert project.read("f") == "a file, where the output's directory would be\n"
+
+
 def test_clean_one_task(project):
     pipeline(project)
     assert_ran(project.run(), ["extract", "split", "report", "side"])

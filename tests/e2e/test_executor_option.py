@@ -71,3 +71,11 @@ def test_executor_mistakes_are_usage_errors(tiny, args, message):
     completed = dagmake(tiny, *args, "-B")
     assert completed.returncode == 2, completed
     assert completed.stderr.startswith(message), completed.stderr
+
+
+@pytest.mark.parametrize("mode", ["-n", "-l", "--graph", "--clean"])
+def test_an_unknown_executor_is_refused_also_where_nothing_would_run(tiny, mode):
+    completed = dagmake(tiny, mode, "--executor", "dusk")
+    assert completed.returncode == 2, completed
+    assert completed.stderr.startswith("dagmake: unknown executor 'dusk', did you mean 'dask'?")
+    assert not (tiny / "out.txt").exists()
