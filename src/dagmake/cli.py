@@ -317,6 +317,8 @@ def run(options: Options) -> int:
             raise UsageError(f"cannot change to directory '{options.directory}': {error.strerror}")
     _check_modes(options)
     _check_reports(options)
+    if options.file == "":
+        raise UsageError("-f needs a path", hint="dagmake -f path/to/Pipefile.toml")
     if options.file is not None and os.path.isdir(options.file):
         options.file = _pipefile_in(options.file)
     if options.history:
@@ -506,7 +508,13 @@ def _pipefile_in(directory: str) -> str:
     from .files import PIPEFILE
 
     pipefile = os.path.join(directory, PIPEFILE)
+    if not os.path.isfile(pipefile) and os.path.lexists(pipefile):
+        from .files import find_pipefile
+
+        find_pipefile(directory)  # says what is wrong with it: a directory, a broken link
     if not os.path.isfile(pipefile):
+        if os.path.basename(os.path.normpath(directory)) == PIPEFILE:
+            raise UsageError(f"-f {directory}: a directory, not a Pipefile")
         raise UsageError(
             f"-f {directory}: a directory with no {PIPEFILE} in it",
             hint=f"-f names a Pipefile: -f path/to/{PIPEFILE}",

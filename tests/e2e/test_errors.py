@@ -1,5 +1,6 @@
 """Load and usage errors: a short `dagmake:` message naming the place, exit 2, no traceback."""
 
+import os
 import re
 import signal
 
@@ -471,6 +472,19 @@ def test_file_option_naming_a_directory_takes_its_pipefile_never_a_parents(proje
     assert first == "dagmake: -f empty: a directory with no Pipefile.toml in it"
     assert_user_error(project.run("-f", "empty", "-l"), "a directory with no Pipefile.toml")
     assert not project.exists("parent.txt")
+
+
+def test_file_option_naming_a_pipefile_that_cannot_be_used_says_why(project):
+    project.path("sub1/Pipefile.toml").mkdir(parents=True)
+    project.path("sub2").mkdir()
+    os.symlink("nowhere.toml", project.path("sub2/Pipefile.toml"))
+    first = assert_user_error(project.run("-f", "sub1"), "make it a file")
+    assert first == "dagmake: sub1/Pipefile.toml is a directory"
+    first = assert_user_error(project.run("-f", "sub1/Pipefile.toml"), "a directory")
+    assert first == "dagmake: -f sub1/Pipefile.toml: a directory, not a Pipefile"
+    first = assert_user_error(project.run("-f", "sub2"), "make it a file")
+    assert first == "dagmake: sub2/Pipefile.toml is a link to nowhere.toml, which leads to no file"
+    assert assert_user_error(project.run("-f", ""), "hint") == "dagmake: -f needs a path"
 
 
 def test_directory_option_naming_a_missing_directory(project):
