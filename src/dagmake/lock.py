@@ -25,6 +25,11 @@ class ProjectLock:
             ensure_state_dir(self.state_dir)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
+            if os.path.exists(self.state_dir) and not os.path.isdir(self.state_dir):
+                raise LockError(
+                    f"{self.state_dir} is a file, where dagmake keeps its state (a directory)",
+                    hint="move it away or delete it; -n, -l and --graph need no writing",
+                ) from None
             raise LockError(
                 f"cannot write {self.state_dir}: {error.strerror}",
                 hint="dagmake keeps its lock and state there; -n, -l and --graph need no writing",

@@ -854,6 +854,14 @@ class _Validator:
             raise self.error("'timeout' must be more than 0 seconds", task=name, key="timeout")
         always = self.typed(body, "always", bool, "true or false", task=name) or False
         resources = body.get("resources", {})
+        if isinstance(resources, dict):
+            for resource, amount in resources.items():
+                if type(amount) in _NUMBERS and amount < 0:
+                    raise self.error(
+                        f"'resources.{resource}' must be 0 or more, not {_toml_spelling(amount)}",
+                        task=name,
+                        key="resources",
+                    )
         if not isinstance(resources, dict) or not all(
             type(v) in _NUMBERS and not v < 0 for v in resources.values()
         ):
@@ -872,6 +880,7 @@ class _Validator:
                 )
 
         values = {**variables, "task": name}
+        written_outputs = outputs
         inputs = tuple(
             self.path(
                 self.fill(p, values, task=name, field="inputs", file=self.file), name, "inputs"
@@ -928,8 +937,17 @@ class _Validator:
                     hint="outputs must lie inside the directory of Pipefile.toml",
                 )
             if output == ".":
+                written = written_outputs[outputs.index(output)]
                 raise self.error(
-                    "the project directory itself cannot be an output", task=name, key="outputs"
+                    "the project directory itself cannot be an output"
+                    + (
+                        f" ('{written}', once its placeholders are filled in)"
+                        if "{{" in written
+                        else ""
+                    ),
+                    task=name,
+                    key="outputs",
+                    hint="an output is a file or directory inside the project",
                 )
         if python is None and cmd is None and outputs:
             raise self.error(

@@ -130,3 +130,16 @@ def test_a_project_dagmake_cannot_write_to_is_a_clear_error():
     finally:
         os.chmod(root, 0o755)
         shutil.rmtree(root)
+
+
+def test_a_file_where_dagmake_keeps_its_state_is_named_as_such(project):
+    project.pipefile('[tasks.a]\ncmd = "touch a.txt"\noutputs = ["a.txt"]\n')
+    project.write(".dagmake", "not a directory\n")
+    result = project.run()
+    assert result.returncode == 2, result
+    assert result.stderr == (
+        f"dagmake: {project.root}/.dagmake is a file, where dagmake keeps its state "
+        "(a directory)\n  hint: move it away or delete it; -n, -l and --graph need no writing\n"
+    )
+    assert project.read(".dagmake") == "not a directory\n"
+    assert project.run("-n").stdout == "a: output a.txt is missing\n"

@@ -387,6 +387,28 @@ ERRORS = [
         ],
     ),
     (
+        "a resource below zero",
+        """
+        [tasks.a]
+        cmd = "true"
+        resources = { cpu = -1 }
+        """,
+        3,
+        ["'resources.cpu' must be 0 or more, not -1"],
+    ),
+    (
+        "an output a var leaves empty",
+        """
+        [vars]
+        d = ""
+        [tasks.a]
+        cmd = "true"
+        outputs = ["{{d}}"]
+        """,
+        5,
+        ["cannot be an output ('{{d}}', once its placeholders are filled in)"],
+    ),
+    (
         "a task key under [settings]",
         """
         [settings]
@@ -715,7 +737,7 @@ WRONG_TYPES = [
     ('always = "yes"', ["'always' must be true or false, not a string"]),
     ("always = 1", ["'always' must be true or false, not an integer"]),
     ('resources = { cpu = "2" }', ["'resources' must be a table of numbers"]),
-    ("resources = { cpu = -1 }", ["'resources' must be a table of numbers"]),
+    ("resources = { cpu = -1 }", ["'resources.cpu' must be 0 or more, not -1"]),
     # nan slips past `< 0` and `<= 0`; inf overflows every wait: both are refused by name
     ("retry_delay = nan", ["'retry_delay' must be a finite number of seconds, not nan"]),
     ("retry_delay = inf", ["'retry_delay' must be a finite number of seconds, not inf"]),
