@@ -60,10 +60,21 @@ class Graph:
             found: dict[str, None] = {}
             for name in task.after:
                 if name not in names:
+                    producer = producers.get(name.removeprefix("./"))
+                    hint = None
+                    if producer is not None:  # a file: the dependency is on its producer
+                        hint = (
+                            f"'{name}' is an output of task '{producer}': put it in 'inputs' "
+                            f'(then its producer runs first), or write after = ["{producer}"]'
+                        )
+                    elif "*" in name or "?" in name or "[" in name:
+                        hint = "'after' takes task names, not globs: list the tasks"
                     raise fail(
-                        f"'after' names unknown task '{name}'{did_you_mean(name, names)}",
+                        f"'after' names unknown task '{name}'"
+                        f"{did_you_mean(name, names) if producer is None else ''}",
                         task=task.name,
                         key="after",
+                        hint=hint,
                     )
                 if name == task.name:
                     raise fail(

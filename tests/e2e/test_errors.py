@@ -633,3 +633,11 @@ def test_vars_that_double_each_other_are_a_load_error_not_a_memory_error(project
     assert first == (
         "dagmake: Pipefile.toml:19: 'vars.v17' grows past 1 MiB once its placeholders are filled in"
     )
+
+
+@pytest.mark.parametrize("path", ["~/.bashrc", "$HOME/data.csv"])
+def test_a_missing_input_written_with_tilde_or_a_variable_says_they_are_not_expanded(project, path):
+    project.pipefile(f'[tasks.b]\ncmd = "true"\ninputs = ["{path}"]\n')
+    result = project.run()
+    assert_user_error(result, f"input '{path}' does not exist")
+    assert "dagmake does not expand ~ or $VARIABLES in paths" in result.stderr

@@ -387,6 +387,31 @@ ERRORS = [
         ],
     ),
     (
+        "after naming another task's output file",
+        """
+        [tasks.extract]
+        cmd = "touch x.csv"
+        outputs = ["x.csv"]
+        [tasks.b]
+        cmd = "true"
+        after = ["x.csv"]
+        """,
+        6,
+        ["'after' names unknown task 'x.csv'", "is an output of task 'extract'", "'inputs'"],
+    ),
+    (
+        "after naming a glob of tasks",
+        """
+        [tasks.extract_a]
+        cmd = "true"
+        [tasks.b]
+        cmd = "true"
+        after = ["extract_*"]
+        """,
+        5,
+        ["'after' names unknown task 'extract_*'", "not globs: list the tasks"],
+    ),
+    (
         "a resource below zero",
         """
         [tasks.a]
