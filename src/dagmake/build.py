@@ -88,7 +88,7 @@ def _snapshot_task(project, task, seen, root_fd, inputs, outputs, strict=True, r
                 task,
                 f"input '{path}' does not exist and no task produces it",
                 "dagmake does not expand ~ or $VARIABLES in paths: write the path itself"
-                if "~" in path.split("/")[0:1] or "$" in path
+                if path == "~" or path.startswith("~/") or "$" in path
                 else "create the file, fix the path, or add a task that outputs it",
             )
         stamps[path] = value

@@ -232,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
             if sys.stdout is not None:  # here, where a full disk is reported, not at exit
                 try:
                     sys.stdout.flush()
-                except BrokenPipeError:  # the reader went away: the exit code stands
-                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                except BrokenPipeError as error:  # the reader went away: the exit code stands
+                    from .console import output_lost
+
+                    output_lost(sys.stdout, error)
             return code
     except DagmakeError as error:
         _print_error(str(error))
@@ -417,16 +419,10 @@ def _reporters(project, options: Options):
 
 def _check_modes(options: Options) -> None:
     """Refuse two modes at once: one would be silently ignored (and -n must never be)."""
-    if options.executor not in (None, "local"):
-        from .executors import EXECUTORS
+    if options.executor not in (None, "local"):  # a typo, also where nothing would run
+        from .executors import check_name
 
-        if options.executor not in EXECUTORS:  # a typo, also where nothing would run
-            from .errors import did_you_mean
-
-            raise UsageError(
-                f"unknown executor '{options.executor}'{did_you_mean(options.executor, EXECUTORS)}",
-                hint="choose one of: " + ", ".join(EXECUTORS),
-            )
+        check_name(options.executor)
     modes = [
         flag
         for given, flag in [
@@ -509,9 +505,9 @@ def _pipefile_in(directory: str) -> str:
 
     pipefile = os.path.join(directory, PIPEFILE)
     if not os.path.isfile(pipefile) and os.path.lexists(pipefile):
-        from .files import find_pipefile
+        from .files import unusable_pipefile
 
-        find_pipefile(directory)  # says what is wrong with it: a directory, a broken link
+        raise unusable_pipefile(pipefile)
     if not os.path.isfile(pipefile):
         if os.path.basename(os.path.normpath(directory)) == PIPEFILE:
             raise UsageError(f"-f {directory}: a directory, not a Pipefile")

@@ -40,10 +40,6 @@ class DagmakeError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        text = self._text()
-        return text if text.isprintable() or "\n" in text else printable(text)
-
-    def _text(self) -> str:
         where = ""
         if self.file:
             where = self.file

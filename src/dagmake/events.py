@@ -66,7 +66,7 @@ class Attempt(_Event):
         if self.timed_out:
             return f"timed out after {_seconds(timeout)} s" if timeout else "timed out"
         if self.error:  # may name a path: shown as a terminal can show it
-            return self.error if self.error.isprintable() else printable(self.error)
+            return printable(self.error)
         if self.exit_code < 0:
             return f"killed by signal {-self.exit_code}"
         return f"exit {self.exit_code}"

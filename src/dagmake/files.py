@@ -240,15 +240,7 @@ def find_pipefile(start: str | None = None) -> str:
         if os.path.lexists(candidate):
             # a directory, a dangling link: using a parent's Pipefile instead would build
             # another project without a word
-            from .errors import PipefileError
-
-            what = "a directory" if os.path.isdir(candidate) else "not a readable file"
-            if os.path.islink(candidate) and not os.path.exists(candidate):
-                what = f"a link to {os.readlink(candidate)}, which leads to no file"
-            raise PipefileError(
-                f"{shown(candidate)} is {what}",
-                hint="make it a file, or name the Pipefile to use with -f PATH",
-            )
+            raise unusable_pipefile(candidate)
         parent = os.path.dirname(directory)
         if parent == directory:
             from .errors import PipefileError
@@ -258,6 +250,18 @@ def find_pipefile(start: str | None = None) -> str:
                 hint="create one, or name it with -f PATH",
             )
         directory = parent
+
+
+def unusable_pipefile(path: str):
+    """The PipefileError for a Pipefile.toml that is there but is no file to read."""
+    from .errors import PipefileError
+
+    what = "a directory" if os.path.isdir(path) else "not a readable file"
+    if os.path.islink(path) and not os.path.exists(path):
+        what = f"a link to {os.readlink(path)}, which leads to no file"
+    return PipefileError(
+        f"{shown(path)} is {what}", hint="make it a file, or name the Pipefile to use with -f PATH"
+    )
 
 
 def shown(path: str) -> str:

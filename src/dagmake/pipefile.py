@@ -221,7 +221,7 @@ def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Sett
         if message.startswith("Cannot declare (") and message.endswith(") twice"):
             # Cannot declare ('tasks', 'a') twice: the table, as the Pipefile writes it
             parts = [p.strip(" '\"") for p in message[len("Cannot declare (") : -7].split(",")]
-            keys = (p if p and _BARE_KEY.issuperset(p) else f'"{p}"' for p in parts)
+            keys = (p if is_name(p) else f'"{p}"' for p in parts)
             message = f"[{'.'.join(keys)}] is declared twice"
         elif message.startswith("Cannot overwrite a value") and line:
             # a key given twice: name it
@@ -288,9 +288,6 @@ def _code_lines(text: str) -> list[str]:
             lines[number] = _header_alone(line.replace("\t", " "))
         closing = _opens_string(rest)
     return lines
-
-
-_BARE_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
 def _header_alone(line: str) -> str:
@@ -863,7 +860,7 @@ class _Validator:
                         key="resources",
                     )
         if not isinstance(resources, dict) or not all(
-            type(v) in _NUMBERS and not v < 0 for v in resources.values()
+            type(v) in _NUMBERS for v in resources.values()
         ):
             raise self.error(
                 "'resources' must be a table of numbers, e.g. { cpu = 2, memory_gb = 8 }",

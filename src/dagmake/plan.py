@@ -24,7 +24,7 @@ class Reason:
     def __init__(self, kind: str, text: str) -> None:
         self.kind = kind
         # a path from the disk may hold an escape sequence or a newline: shown escaped
-        self.text = text if text.isprintable() else printable(text)
+        self.text = printable(text)
 
     def __repr__(self) -> str:
         return f"Reason({self.kind!r}, {self.text!r})"

@@ -108,7 +108,7 @@ def _standard(name: str, root: str):
     if found is not None and not (getattr(found, "__file__", None) or "").startswith(project):
         return found
     path, shadow = sys.path[:], sys.modules.pop(name, None)
-    sys.path[:] = [p for p in path if p and os.path.abspath(p) + os.sep != project]
+    sys.path[:] = _outside(project)
     try:
         import importlib
 
@@ -117,6 +117,13 @@ def _standard(name: str, root: str):
         sys.path[:] = path
         if shadow is not None:  # the project's, which the task's code imported
             sys.modules[name] = shadow
+
+
+def _outside(project: str | None) -> list[str]:
+    """sys.path without the project's directory (project: its path ending in os.sep)."""
+    import os
+
+    return [p for p in sys.path if p and os.path.abspath(p) + os.sep != project]
 
 
 def _signature(function, inspect):
@@ -148,7 +155,7 @@ def _forget_shadows(root: str) -> None:
     import os
 
     project = os.path.abspath(root) + os.sep if root else None
-    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) + os.sep != project]
+    sys.path[:] = _outside(project)
     for name, module in list(sys.modules.items()):
         where = getattr(module, "__file__", None) or ""
         if project and where.startswith(project) and name.split(".")[0] in sys.stdlib_module_names:
@@ -188,13 +195,12 @@ def _user_traceback(error: BaseException, traceback) -> str:
             parts.append("Traceback (most recent call last):\n")
             parts.append("".join(traceback.format_list(frames)))
         parts.append("".join(traceback.format_exception_only(type(error), error)))
-        for number, inner in enumerate(getattr(error, "exceptions", None) or (), 1):
-            if not isinstance(error, BaseExceptionGroup):
-                break
-            # each error of a group (asyncio.TaskGroup's, say), as Python shows them
-            parts.append(f"  +---------------- {number} ----------------\n")
-            inner_text = _user_traceback(inner, traceback)
-            parts.append("".join(f"  | {line}" for line in inner_text.splitlines(True)))
+        if isinstance(error, BaseExceptionGroup):
+            # each error of the group (asyncio.TaskGroup's, say), as Python shows them
+            for number, inner in enumerate(error.exceptions, 1):
+                parts.append(f"  +---------------- {number} ----------------\n")
+                inner_text = _user_traceback(inner, traceback)
+                parts.append("".join(f"  | {line}" for line in inner_text.splitlines(True)))
     return "".join(parts)
 
 

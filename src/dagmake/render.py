@@ -21,14 +21,12 @@ def list_tasks(project, the_plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-# control characters (a terminal's escape sequences among them) shown as nothing
-_CONTROL = dict.fromkeys([*range(32), 127])
-
-
 def _one_line(text: str) -> str:
-    """A help text as the one line --list gives it: a multi-line string joined, and
-    no control character that would move the cursor or recolour the terminal."""
-    return " ".join(text.translate(_CONTROL | {9: 32, 10: 32, 13: 32}).split())
+    """A help text as the one line --list gives it: a multi-line string joined, and any
+    other control character (a terminal's escape sequence) shown escaped."""
+    from .errors import printable
+
+    return printable(" ".join(text.split()))
 
 
 def _selected(project, the_plan) -> list[str]:

@@ -142,7 +142,7 @@ def _globbed(command: str, task, default_shell: str, shell: str, cwd: str, root:
         return [shell, "-c", expanded]
     directory = os.path.join(root, ".dagmake", "commands")
     os.makedirs(directory, exist_ok=True)
-    script = os.path.join(directory, task.name.replace("/", "%") + ".sh")
+    script = os.path.join(directory, task.name + ".sh")
     with open(script, "wb") as file:  # a file name need not be UTF-8: write its bytes
         file.write(os.fsencode(expanded) + b"\n")
     return [shell, script]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .placeholders import shell_form
+
 # Plain slotted classes rather than dataclasses: `import dataclasses` alone costs
 # ~14 ms, more than the whole rest of a no-op run on a small pipeline.
 
@@ -52,8 +54,6 @@ class ShellAction(_Frozen):
 
     def texts(self) -> tuple[str, ...]:
         """The commands as shown to people: {{inputs}} globs as patterns."""
-        from .placeholders import shell_form
-
         return tuple(map(shell_form, self.commands))
 
     def describe(self) -> str:

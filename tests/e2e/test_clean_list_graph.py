@@ -352,7 +352,7 @@ def test_clean_never_deletes_the_pipefile_or_the_state_through_a_symlinked_direc
     assert "removed fine.txt" in result.stdout
 
 
-def test_list_gives_a_multi_line_help_on_one_line_without_control_characters(project):
+def test_list_gives_a_multi_line_help_on_one_line_with_control_characters_escaped(project):
     project.pipefile(
         '''\
         [tasks.a]
@@ -364,6 +364,6 @@ def test_list_gives_a_multi_line_help_on_one_line_without_control_characters(pro
     result = project.run("-l")
     assert result.returncode == 0, result
     lines = result.stdout.splitlines()
-    assert lines[0] == "a  Load the users. Then check them.[31m red tab"
+    assert lines[0] == "a  Load the users. Then check them.\\x1b[31m red tab"
     assert lines[1].strip() == "(stale: it has no outputs, so it always runs)"
     assert "\x1b" not in result.stdout

@@ -104,31 +104,43 @@ def test_unreadable_proc_gives_no_reading(monkeypatch):
     assert dagmake.runner._own_utilisation() is None
 
 
-def _project(tmp_path, tasks):
-    lines = [f'[tasks.t{i}]\ncmd = "true"\noutputs = []\nalways = true\n' for i in range(tasks)]
+def _project(tmp_path, tasks, *, outputs=True):
+    made = 'outputs = ["t{i}.txt"]' if outputs else "always = true"  # a fake makes none
+    lines = [f'[tasks.t{i}]\ncmd = "touch t{i}.txt"\n{made.format(i=i)}\n' for i in range(tasks)]
     (tmp_path / "Pipefile.toml").write_text("\n".join(lines))
     return dagmake.load(str(tmp_path))
 
 
-def _recording(monkeypatch):
+def _outputs(tmp_path):
+    return sorted(path.name for path in tmp_path.glob("t*.txt"))
+
+
+def _recording(monkeypatch, tmp_path):
+    """Calls of settle_before_spawning, each with the outputs that existed at the time."""
     calls = []
-    monkeypatch.setattr(
-        dagmake.runner, "settle_before_spawning", lambda *args: calls.append(args) or 0.0
-    )
+
+    def settle(*args):
+        calls.append((args, _outputs(tmp_path)))
+        return 0.0
+
+    monkeypatch.setattr(dagmake.runner, "settle_before_spawning", settle)
     return calls
 
 
 def test_a_local_build_settles_before_its_first_command(tmp_path, monkeypatch):
-    calls = _recording(monkeypatch)
+    calls = _recording(monkeypatch, tmp_path)
     summary = dagmake.build(_project(tmp_path, 3), jobs=2, hooks=False)
     assert summary.exit_code == 0
-    assert calls == [(3, 2)]  # (commands to run, jobs): the rule itself decides
+    # (commands to run, jobs), for the rule itself to decide; and no command had run yet
+    assert calls == [((3, 2), [])]
+    assert _outputs(tmp_path) == ["t0.txt", "t1.txt", "t2.txt"]
 
 
 def test_a_build_on_another_runner_does_not_settle(tmp_path, monkeypatch):
-    calls = _recording(monkeypatch)
+    calls = _recording(monkeypatch, tmp_path)
     engine = FakeRunner()
-    summary = dagmake.build(_project(tmp_path, 3), jobs=2, hooks=False, runner=engine)
+    project = _project(tmp_path, 3, outputs=False)
+    summary = dagmake.build(project, jobs=2, hooks=False, runner=engine)
     assert summary.exit_code == 0
     assert sorted(name for kind, name in engine.events if kind == "start") == ["t0", "t1", "t2"]
     assert calls == []

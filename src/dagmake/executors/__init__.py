@@ -77,7 +77,13 @@ def get_runner(
                 hint="pip install 'dagmake[dask]' (on this machine and on every worker)",
             )
         return DaskRunner(root, address=scheduler, scheduler_file=scheduler_file, jobs=jobs)
-    raise UsageError(
-        f"unknown executor '{name}'{did_you_mean(name, EXECUTORS)}",
-        hint="choose one of: " + ", ".join(EXECUTORS),
-    )
+    check_name(name)
+
+
+def check_name(name: str) -> None:
+    """Raise UsageError unless name is one of EXECUTORS."""
+    if name not in EXECUTORS:
+        raise UsageError(
+            f"unknown executor '{name}'{did_you_mean(name, EXECUTORS)}",
+            hint="choose one of: " + ", ".join(EXECUTORS),
+        )
