@@ -24,7 +24,7 @@ class _Package(type(sys)):  # types.ModuleType, without importing types
 
     @property
     def load(self):
-        from .pipefile import load
+        from .project import load
 
         return load
 

@@ -332,7 +332,7 @@ def run(options: Options) -> int:
             if not options.quiet:
                 _say_nothing_to_do(up_to_date)
             return 0
-    from .pipefile import load
+    from .project import load
 
     read_only = options.dry_run or options.list or options.graph is not None
     project = load(options.file, overrides=options.overrides, write_cache=not read_only)
@@ -527,7 +527,7 @@ def _history(options: Options) -> int:
     state_dir = os.path.join(os.path.dirname(pipefile), ".dagmake")
 
     def defined() -> dict[str, bool]:
-        from .pipefile import load
+        from .project import load
 
         try:
             tasks = load(pipefile, write_cache=False).graph.tasks

@@ -64,7 +64,7 @@ def _loop(project, options, source, warn) -> None:
             print(printable(f"changed: {_describe(changed, project.root)}"), flush=True)
         reloaded = False
         if not _pipefile_paths(project).isdisjoint(changed):
-            from .pipefile import load
+            from .project import load
 
             try:
                 project = load(project.pipefile, overrides=options.overrides)

@@ -59,6 +59,23 @@ def test_a_no_op_run_imports_no_parser_no_process_machinery_and_no_extras(tmp_pa
     assert {"dagmake.pipefile", "dagmake.task", "dagmake.placeholders", "types"} & modules == set()
 
 
+def test_a_build_from_the_parse_cache_imports_no_parser(tmp_path):
+    import os
+
+    (tmp_path / "Pipefile.toml").write_text(
+        '[tasks.a]\ncmd = "cp in.txt out.txt"\ninputs = ["in.txt"]\noutputs = ["out.txt"]\n'
+    )
+    (tmp_path / "in.txt").write_text("x\n")
+    assert {"dagmake.pipefile", "tomli"} <= imported_by(tmp_path, full=True)  # parses
+    (tmp_path / "in.txt").write_text("y\n")
+    later = os.stat(tmp_path / "out.txt").st_mtime_ns + 1_000_000_000
+    os.utime(tmp_path / "in.txt", ns=(later, later))
+    modules = imported_by(tmp_path, full=True)
+    assert "select" in modules  # it did run the task
+    assert (tmp_path / "out.txt").read_text() == "y\n"
+    assert {"dagmake.pipefile", "tomli", "tomllib"} & modules == set()
+
+
 def test_the_command_caches_its_own_bytecode_under_pythondontwritebytecode(tmp_path):
     # An editable install has no compiled modules: without the cache every run would
     # compile dagmake again, about as long as the rest of a no-op.

@@ -13,8 +13,8 @@ from dagmake.errors import ExecutorError
 from dagmake.events import INTERRUPTED, OK, TaskFinished, TaskStarted
 from dagmake.executor import Executor
 from dagmake.graph import Graph
-from dagmake.pipefile import load
 from dagmake.plan import plan
+from dagmake.project import load
 from dagmake.state import StateStore
 from dagmake.task import ShellAction, Task
 from fakes import FakeRunner

@@ -2,7 +2,8 @@
 
 import os
 
-from dagmake import noop, pipefile
+from dagmake import noop
+from dagmake.project import load
 
 PIPEFILE = '[tasks.a]\ncmd = "cp in.txt out.txt"\ninputs = ["in.txt"]\noutputs = ["out.txt"]\n'
 
@@ -12,7 +13,7 @@ def project_at(tmp_path):
     (tmp_path / "in.txt").write_text("x")
     (tmp_path / "out.txt").write_text("x")
     os.makedirs(tmp_path / ".dagmake")
-    return pipefile.load(str(tmp_path))
+    return load(str(tmp_path))
 
 
 def seen_now(tmp_path):

@@ -8,8 +8,11 @@ import textwrap
 
 import pytest
 
+import dagmake.project
 from dagmake import pipefile
 from dagmake.errors import DagmakeError, GraphError, PipefileError, UsageError
+from dagmake.files import find_pipefile
+from dagmake.project import load
 from dagmake.task import PythonAction, ShellAction
 
 
@@ -46,7 +49,7 @@ def load_error(text: str) -> DagmakeError:
     """The error that loading text raises: parse errors and graph errors alike."""
     path = write(text)
     with pytest.raises(DagmakeError) as caught:
-        pipefile.load(path, write_cache=False)
+        load(path, write_cache=False)
     return caught.value
 
 
@@ -672,7 +675,7 @@ def test_file_that_is_not_utf8_is_an_error():
     with open(path, "wb") as f:
         f.write(b'[tasks.a]\ncmd = "\xff"\n')
     with pytest.raises(PipefileError, match="not valid UTF-8") as caught:
-        pipefile.load(path, write_cache=False)
+        load(path, write_cache=False)
     assert str(caught.value).startswith("Pipefile.toml:2:8: not valid UTF-8 (byte 17: ff)")
     assert caught.value.hint == "save the Pipefile as UTF-8"
 
@@ -680,7 +683,7 @@ def test_file_that_is_not_utf8_is_an_error():
 def test_a_utf16_pipefile_is_named_as_such():
     path = write_bytes('[tasks.a]\ncmd = "true"\n'.encode("utf-16"))
     with pytest.raises(PipefileError, match="not valid UTF-8") as caught:
-        pipefile.load(path, write_cache=False)
+        load(path, write_cache=False)
     assert "UTF-16" in caught.value.hint
 
 
@@ -695,7 +698,7 @@ def test_values_nested_hundreds_deep_are_an_error_not_a_crash(key):
 def test_a_chain_of_thousands_of_vars_resolves():
     chain = "\n".join(f'v{i} = "{{{{v{i + 1}}}}}"' for i in range(3000))
     path = write(f'[vars]\n{chain}\nv3000 = "end"\n[tasks.a]\ncmd = "echo {{{{v0}}}}"\n')
-    project = pipefile.load(path, write_cache=False)
+    project = load(path, write_cache=False)
     assert project.graph.tasks["a"].action.commands == ("echo end",)
 
 
@@ -903,7 +906,7 @@ def test_command_line_override_of_a_built_in_is_a_usage_error(name):
     # and so does load(), which the command line goes through
     path = write(text)
     with pytest.raises(UsageError):
-        pipefile.load(path, overrides={name: "1"})
+        load(path, overrides={name: "1"})
 
 
 def test_unknown_key_hint_lists_the_allowed_keys():
@@ -1135,15 +1138,15 @@ def test_find_returns_nearest_pipefile_upward(tmp_path):
     (tmp_path / "Pipefile.toml").write_text("")
     deep = tmp_path / "a" / "b" / "c"
     deep.mkdir(parents=True)
-    assert pipefile.find(str(deep)) == str(tmp_path / "Pipefile.toml")
+    assert find_pipefile(str(deep)) == str(tmp_path / "Pipefile.toml")
     (tmp_path / "a" / "Pipefile.toml").write_text("")
-    assert pipefile.find(str(deep)) == str(tmp_path / "a" / "Pipefile.toml")
-    assert pipefile.find(str(tmp_path)) == str(tmp_path / "Pipefile.toml")
+    assert find_pipefile(str(deep)) == str(tmp_path / "a" / "Pipefile.toml")
+    assert find_pipefile(str(tmp_path)) == str(tmp_path / "Pipefile.toml")
 
 
 def test_find_defaults_to_the_current_directory(tmp_path):
     (tmp_path / "Pipefile.toml").write_text("")
-    assert pipefile.find() == str(tmp_path / "Pipefile.toml")
+    assert find_pipefile() == str(tmp_path / "Pipefile.toml")
 
 
 def test_find_stops_at_a_pipefile_it_cannot_use_instead_of_taking_a_parents(tmp_path):
@@ -1151,16 +1154,16 @@ def test_find_stops_at_a_pipefile_it_cannot_use_instead_of_taking_a_parents(tmp_
     (tmp_path / "Pipefile.toml").write_text("")
     (tmp_path / "sub" / "Pipefile.toml").mkdir(parents=True)
     with pytest.raises(PipefileError, match=r"Pipefile\.toml is a directory") as caught:
-        pipefile.find(str(tmp_path / "sub"))
+        find_pipefile(str(tmp_path / "sub"))
     assert "-f PATH" in caught.value.hint
     (tmp_path / "link").mkdir()
     (tmp_path / "link" / "Pipefile.toml").symlink_to("../shared/Pipefile.toml")
     with pytest.raises(PipefileError, match=r"to \.\./shared/Pipefile\.toml, which leads to no"):
-        pipefile.find(str(tmp_path / "link"))
+        find_pipefile(str(tmp_path / "link"))
     (tmp_path / "loop").mkdir()
     (tmp_path / "loop" / "Pipefile.toml").symlink_to("Pipefile.toml")
     with pytest.raises(PipefileError, match="which leads to no file"):
-        pipefile.find(str(tmp_path / "loop"))
+        find_pipefile(str(tmp_path / "loop"))
 
 
 def test_a_pipefile_reached_through_a_good_link_is_found(tmp_path):
@@ -1168,7 +1171,7 @@ def test_a_pipefile_reached_through_a_good_link_is_found(tmp_path):
     (tmp_path / "shared" / "Pipefile.toml").write_text("")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "Pipefile.toml").symlink_to("../shared/Pipefile.toml")
-    assert pipefile.find(str(tmp_path / "sub")) == str(tmp_path / "sub" / "Pipefile.toml")
+    assert find_pipefile(str(tmp_path / "sub")) == str(tmp_path / "sub" / "Pipefile.toml")
 
 
 def test_find_without_pipefile_is_an_error(tmp_path):
@@ -1177,7 +1180,7 @@ def test_find_without_pipefile_is_an_error(tmp_path):
     if any((parent / "Pipefile.toml").is_file() for parent in empty.parents):
         pytest.skip("a parent of the temporary directory has a Pipefile.toml")
     with pytest.raises(PipefileError) as caught:
-        pipefile.find(str(empty))
+        find_pipefile(str(empty))
     assert f"no Pipefile.toml in {empty} or any parent directory" in str(caught.value)
     assert "-f PATH" in str(caught.value)
 
@@ -1185,14 +1188,14 @@ def test_find_without_pipefile_is_an_error(tmp_path):
 def test_load_accepts_a_directory(tmp_path):
     write('[tasks.a]\ncmd = "x"\n')
     (tmp_path / "sub").mkdir()
-    project = pipefile.load(str(tmp_path / "sub"), write_cache=False)
+    project = load(str(tmp_path / "sub"), write_cache=False)
     assert project.root == str(tmp_path)
     assert list(project.graph.tasks) == ["a"]
 
 
 def test_load_of_a_missing_file_is_an_error(tmp_path):
     with pytest.raises(PipefileError, match="does not exist"):
-        pipefile.load(str(tmp_path / "nope.toml"))
+        load(str(tmp_path / "nope.toml"))
 
 
 # --- the parse cache -----------------------------------------------------------------------
@@ -1241,10 +1244,10 @@ def same_project(a, b) -> bool:
 
 def test_second_load_comes_from_the_cache(tmp_path, parses):
     path = write(PIPEFILE)
-    first = pipefile.load(path)
+    first = load(path)
     assert cache_path(tmp_path).is_file()
     assert (tmp_path / ".dagmake" / ".gitignore").read_text() == "*\n"
-    second = pipefile.load(path)
+    second = load(path)
     assert len(parses) == 1
     assert same_project(first, second)
     assert second.graph.upstream["clean"] == ("extract",)
@@ -1252,25 +1255,25 @@ def test_second_load_comes_from_the_cache(tmp_path, parses):
 
 def test_pipefile_rewritten_with_same_size_and_mtime_is_parsed_again(tmp_path, parses):
     path = write(PIPEFILE)
-    pipefile.load(path)
+    load(path)
     before = os.stat(path)
     changed = PIPEFILE.replace('"extract > ', '"EXTRACT > ')
     assert len(changed) == len(PIPEFILE)
     write(changed)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert os.stat(path).st_size == before.st_size
-    project = pipefile.load(path)
+    project = load(path)
     assert len(parses) == 2
     assert project.graph.tasks["extract"].action.commands == ("EXTRACT > data/raw/users.csv",)
 
 
 def test_cache_honours_overrides(tmp_path, parses):
     path = write(PIPEFILE)
-    pipefile.load(path)
-    project = pipefile.load(path, overrides={"raw": "elsewhere"})
+    load(path)
+    project = load(path, overrides={"raw": "elsewhere"})
     assert project.graph.tasks["extract"].outputs == ("elsewhere/users.csv",)
     assert project.overrides == (("raw", "elsewhere"),)
-    again = pipefile.load(path)
+    again = load(path)
     assert again.graph.tasks["extract"].outputs == ("data/raw/users.csv",)
 
 
@@ -1281,52 +1284,52 @@ def test_cache_honours_overrides(tmp_path, parses):
 )
 def test_corrupt_cache_is_ignored(tmp_path, parses, content):
     path = write(PIPEFILE)
-    expected = pipefile.load(path)
+    expected = load(path)
     cache_path(tmp_path).write_bytes(content)
-    project = pipefile.load(path)
+    project = load(path)
     assert len(parses) == 2
     assert same_project(project, expected)
     # and it is replaced by a good one
-    pipefile.load(path)
+    load(path)
     assert len(parses) == 2
 
 
 def test_cache_with_right_key_but_broken_payload_is_ignored(tmp_path, parses):
     path = write(PIPEFILE)
-    expected = pipefile.load(path)
+    expected = load(path)
     key, text, _payload = marshal.loads(cache_path(tmp_path).read_bytes())
     cache_path(tmp_path).write_bytes(marshal.dumps((key, text, ("broken",))))
-    assert same_project(pipefile.load(path), expected)
+    assert same_project(load(path), expected)
     assert len(parses) == 2
 
 
 def test_cache_of_another_format_or_version_is_ignored(tmp_path, parses, monkeypatch):
     path = write(PIPEFILE)
-    pipefile.load(path)
-    monkeypatch.setattr(pipefile, "CACHE_FORMAT", pipefile.CACHE_FORMAT + 1)
-    pipefile.load(path)
+    load(path)
+    monkeypatch.setattr(dagmake.project, "CACHE_FORMAT", dagmake.project.CACHE_FORMAT + 1)
+    load(path)
     assert len(parses) == 2
-    monkeypatch.setattr(pipefile, "_version", lambda: "0.0.0-other")
-    pipefile.load(path)
+    monkeypatch.setattr(dagmake.project, "_version", lambda: "0.0.0-other")
+    load(path)
     assert len(parses) == 3
-    pipefile.load(path)
+    load(path)
     assert len(parses) == 3
 
 
 def test_load_without_write_cache_creates_no_state_dir(tmp_path, parses):
     path = write(PIPEFILE)
-    pipefile.load(path, write_cache=False)
-    pipefile.load(path, write_cache=False)
+    load(path, write_cache=False)
+    load(path, write_cache=False)
     assert not (tmp_path / ".dagmake").exists()
     assert len(parses) == 2
 
 
 def test_invalid_pipefile_is_not_served_from_an_old_cache(tmp_path):
     path = write(PIPEFILE)
-    pipefile.load(path)
+    load(path)
     write(PIPEFILE + '\n[tasks.bad]\ncmd = "x"\ninput = []\n')
     with pytest.raises(PipefileError, match="unknown key 'input'"):
-        pipefile.load(path)
+        load(path)
 
 
 def test_graph_error_on_load_is_a_graph_error():
@@ -1441,11 +1444,11 @@ def test_the_pipefile_given_with_f_is_the_one_no_task_may_output():
     with open("other.toml", "w") as f:
         f.write('[tasks.a]\ncmd = "x"\noutputs = ["Pipefile.toml"]\n')
     # another file's name: a task may write a Pipefile.toml beside other.toml
-    assert pipefile.load("other.toml", write_cache=False).tasks[0].outputs == ("Pipefile.toml",)
+    assert load("other.toml", write_cache=False).tasks[0].outputs == ("Pipefile.toml",)
     with open("other.toml", "w") as f:
         f.write('[tasks.a]\ncmd = "x"\noutputs = ["other.toml"]\n')
     with pytest.raises(PipefileError) as caught:
-        pipefile.load("other.toml", write_cache=False)
+        load("other.toml", write_cache=False)
     assert "output 'other.toml' is the Pipefile itself" in str(caught.value)
 
 
@@ -1635,7 +1638,7 @@ def write_bytes(data: bytes) -> str:
 
 def test_a_pipefile_starting_with_a_byte_order_mark_loads():
     path = write_bytes(BOM + b'[tasks.a]\ncmd = "echo a"\noutputs = ["a.txt"]\n')
-    project = pipefile.load(path, write_cache=False)
+    project = load(path, write_cache=False)
     assert project.tasks[0].action.commands == ("echo a",)
     assert project.source.startswith(BOM)  # the bytes as read, which the caches compare
 
@@ -1653,9 +1656,9 @@ def test_a_pipefile_starting_with_a_byte_order_mark_loads():
 )
 def test_a_byte_order_mark_moves_no_error(text, start):
     with pytest.raises(DagmakeError) as with_mark:
-        pipefile.load(write_bytes(BOM + text), write_cache=False)
+        load(write_bytes(BOM + text), write_cache=False)
     with pytest.raises(DagmakeError) as without:
-        pipefile.load(write_bytes(text), write_cache=False)
+        load(write_bytes(text), write_cache=False)
     assert str(with_mark.value) == str(without.value)
     assert str(with_mark.value).startswith(start), str(with_mark.value)
 
@@ -1663,20 +1666,20 @@ def test_a_byte_order_mark_moves_no_error(text, start):
 def test_a_byte_order_mark_leaves_the_byte_of_bad_utf8_right():
     path = write_bytes(BOM + b'[tasks.a]\ncmd = "\xff"\n')
     with pytest.raises(PipefileError, match=r"2:8: not valid UTF-8 \(byte 20: ff\)"):
-        pipefile.load(path, write_cache=False)
+        load(path, write_cache=False)
 
 
 def test_adding_or_removing_a_byte_order_mark_is_a_change_to_the_cache(tmp_path, parses):
     text = b'[tasks.a]\ncmd = "echo a"\n'
     path = write_bytes(BOM + text)
-    pipefile.load(path)
-    pipefile.load(path)
+    load(path)
+    load(path)
     assert len(parses) == 1
     write_bytes(text)
-    assert pipefile.load(path).source == text
+    assert load(path).source == text
     assert len(parses) == 2
     write_bytes(BOM + text.replace(b"echo a", b"echo b"))
-    assert pipefile.load(path).tasks[0].action.commands == ("echo b",)
+    assert load(path).tasks[0].action.commands == ("echo b",)
     assert len(parses) == 3
 
 
@@ -1762,7 +1765,7 @@ def test_a_valid_pipefile_is_never_split_into_lines(tmp_path, monkeypatch):
         '[tasks.b]\npython = "m:f"\ninputs = ["{{d}}/a", "*.txt"]\noutputs = ["b"]\n'
     )
     (tmp_path / "x.txt").write_text("")
-    project = pipefile.load(str(tmp_path), write_cache=False)
+    project = load(str(tmp_path), write_cache=False)
     assert [task.name for task in project.tasks] == ["a", "b"]
 
 
@@ -1777,7 +1780,7 @@ def test_a_glob_in_a_commands_inputs_keeps_the_definition_it_had_as_a_pattern(tm
         '[tasks.t]\ncmd = "cat {{inputs}} > out.txt"\n'
         'inputs = ["data/**/*.csv"]\noutputs = ["out.txt"]\n'
     )
-    task = pipefile.load(str(tmp_path / "Pipefile.toml"), write_cache=False).graph.tasks["t"]
+    task = load(str(tmp_path / "Pipefile.toml"), write_cache=False).graph.tasks["t"]
     as_a_pattern = Task(
         "t",
         ShellAction(("cat data/**/*.csv > out.txt",), task.action.shell),
@@ -1801,7 +1804,7 @@ def test_a_shell_whose_path_has_a_space_is_still_a_shell(tmp_path):
     (tmp_path / "Pipefile.toml").write_text(
         '[settings]\nshell = "my tools/sh"\n[tasks.a]\ncmd = "true"\n'
     )
-    project = pipefile.load(str(tmp_path / "Pipefile.toml"), write_cache=False)
+    project = load(str(tmp_path / "Pipefile.toml"), write_cache=False)
     assert project.settings.shell == "my tools/sh"
 
 

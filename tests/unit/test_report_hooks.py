@@ -7,7 +7,7 @@ import textwrap
 from dagmake.build import build
 from dagmake.events import FAILED, INTERRUPTED, OK, Attempt, BuildSummary, TaskOutcome
 from dagmake.hooks import environment, hook_for
-from dagmake.pipefile import Settings, load
+from dagmake.project import Settings, load
 from fakes import FakeRunner
 
 T = 1_700_000_000.0

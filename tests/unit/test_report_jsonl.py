@@ -19,8 +19,8 @@ from dagmake.events import (
     TaskSkipped,
     TaskStarted,
 )
-from dagmake.pipefile import load
 from dagmake.plan import Reason, Step
+from dagmake.project import load
 from dagmake.report.jsonl import JsonReporter, error_line
 from dagmake.task import ShellAction, Task
 from fakes import FakeRunner

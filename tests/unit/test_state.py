@@ -163,6 +163,61 @@ def test_compaction_keeps_latest_records_and_shrinks_the_file(state_dir):
     assert {name: r.started for name, r in after.items()} == {"a": 39.0, "b": 39.0, "c": 39.0}
 
 
+def compacted_store(state_dir, names):
+    """A state file holding one compacted frame of records for names; return its path."""
+    write(state_dir, [rec(name) for name in names])
+    store, loaded = load(state_dir)
+    store.rewrite(loaded)
+    return store.path
+
+
+def test_a_few_small_records_appended_are_not_compacted_at_once(state_dir):
+    # a build of one task must not rewrite (and fsync) the records of a thousand
+    path = compacted_store(state_dir, [f"t{i}" for i in range(1000)])
+    write(state_dir, [rec("t1", "failed"), rec("t2", "failed")])
+    size = os.path.getsize(path)
+    store, loaded = load(state_dir)
+    store.compact(loaded)
+    assert os.path.getsize(path) == size
+    assert loaded["t1"].status == "failed"
+
+
+def test_many_appended_frames_are_compacted(state_dir):
+    path = compacted_store(state_dir, [f"t{i}" for i in range(1000)])
+    for run in range(state._MOST_APPENDED_FRAMES + 1):
+        write(state_dir, [rec("t1", started=float(run))])
+    store, loaded = load(state_dir)
+    size = os.path.getsize(path)
+    store.compact(loaded)
+    assert os.path.getsize(path) < size
+    assert load(state_dir)[1]["t1"].started == float(state._MOST_APPENDED_FRAMES)
+
+
+def test_appended_bytes_half_the_compacted_ones_are_compacted(state_dir):
+    path = compacted_store(state_dir, [f"t{i}" for i in range(10)])
+    big = [(f"in{i}.csv", i, i) for i in range(200)]
+    write(state_dir, [rec("t1", stamps=big)])
+    store, loaded = load(state_dir)
+    size = os.path.getsize(path)
+    store.compact(loaded)
+    assert os.path.getsize(path) < size
+    _, after = load(state_dir)
+    assert data(after) == data(loaded)
+
+
+def test_appends_counted_across_a_build_trigger_compaction(state_dir):
+    path = compacted_store(state_dir, ["a"])
+    store, loaded = load(state_dir)
+    store.open_for_append(loaded)
+    for run in range(5):
+        store.append(rec("a", started=float(run)))
+        store.flush()
+    store.close()
+    size = os.path.getsize(path)
+    store.compact({"a": rec("a", started=4.0)})
+    assert os.path.getsize(path) < size
+
+
 def test_records_appended_after_compaction_win(state_dir):
     write(state_dir, [rec("a"), rec("b")])
     store, loaded = load(state_dir)

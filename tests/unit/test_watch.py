@@ -10,7 +10,7 @@ import pytest
 
 from dagmake import watch as watch_module
 from dagmake.cli import Options
-from dagmake.pipefile import load
+from dagmake.project import load
 from dagmake.watch import (
     collect,
     count_directories,
