@@ -28,6 +28,9 @@ FAILED = "failed"
 INTERRUPTED = "interrupted"
 
 
+_NUMBERS = (int, float)
+
+
 class Record(tuple):
     """The last run of one task: definition fingerprint, status, when, and input stamps.
 
@@ -56,6 +59,11 @@ class Record(tuple):
             type(data) is not tuple
             or len(data) != 7
             or type(data[0]) is not str
+            or type(data[1]) is not str
+            or type(data[2]) is not str
+            or type(data[3]) not in _NUMBERS
+            or type(data[4]) not in _NUMBERS
+            or type(data[5]) is not int
             or type(data[6]) is not dict
         ):
             raise TypeError("not a state record")

@@ -195,3 +195,27 @@ def test_a_damaged_state_file_is_a_warning_not_an_error(project):
     result = project.run()
     assert result.stderr == ""
     assert_nothing_ran(result)
+
+
+@pytest.mark.parametrize("args", [(), ("-n",), ("-l",)], ids=["build", "dry-run", "list"])
+def test_a_record_with_a_field_of_the_wrong_type_is_a_warning_not_a_traceback(project, args):
+    import marshal
+    import zlib
+
+    def frame(obj):
+        payload = marshal.dumps(obj)
+        return (
+            len(payload).to_bytes(4, "little") + zlib.crc32(payload).to_bytes(4, "little") + payload
+        )
+
+    project.pipefile('[tasks.a]\ncmd = "touch a.txt"\noutputs = ["a.txt"]\n')
+    assert_ran(project.run(), ["a"])
+    # framed and checksummed like a real record, but no fingerprint and no duration
+    project.path(".dagmake/state").write_bytes(
+        frame(("dagmake-state", 2)) + frame([("a", None, "ok", 1.0, None, 1, {})])
+    )
+    result = project.run(*args)
+    assert "Traceback" not in result.output
+    assert result.returncode == 0, result
+    assert "dagmake: warning: " in result.stderr
+    assert "was damaged" in result.stderr

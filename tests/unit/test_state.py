@@ -106,6 +106,25 @@ def test_flipped_byte_in_a_frame_stops_at_the_damage(state_dir):
 
 
 @pytest.mark.parametrize(
+    "field, value",
+    [(1, None), (2, 3), (3, "x"), (4, None), (5, 1.5)],
+    ids=["fingerprint", "status", "started", "seconds", "attempts"],
+)
+def test_a_record_with_a_field_of_the_wrong_type_is_damage(state_dir, field, value):
+    good = rec("a").to_data()
+    bad = list(rec("b").to_data())
+    bad[field] = value
+    os.makedirs(state_dir)
+    with open(os.path.join(state_dir, "state"), "wb") as f:
+        f.write(state._frame((state._MAGIC, state.STATE_FORMAT)))
+        f.write(state._frame(good) + state._frame(tuple(bad)))
+    store, records = load(state_dir)
+    assert sorted(records) == ["a"]
+    assert "was damaged" in store.warning
+    assert store.needs_rewrite
+
+
+@pytest.mark.parametrize(
     "content",
     [b"garbage that is not a state file", b"\x00" * 3, marshal.dumps(("a", "b"))],
     ids=["text", "short", "unframed marshal"],
