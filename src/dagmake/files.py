@@ -226,6 +226,29 @@ def is_inside(root_real: str, root: str, path: str) -> bool:
     return real.startswith(root_real + os.sep)
 
 
+def under_root_alias(root: str, full: str) -> str | None:
+    """full (absolute, normalised) relative to root when it lies inside root reached
+    another way: a symlink to the project (`/srv/proj` for `/data/proj`), or the
+    project's real path when root is a symlink's. None otherwise.
+
+    Only the part of full that names the project is resolved: a symlink inside the
+    project stays as written, as it does in a relative path.
+    """
+    try:
+        root_real = os.path.realpath(root)
+        ancestor = os.path.dirname(full)
+        while True:
+            if os.path.realpath(ancestor) == root_real:
+                relative = os.path.relpath(full, ancestor)
+                return relative.replace(os.sep, "/")
+            parent = os.path.dirname(ancestor)
+            if parent == ancestor:
+                return None
+            ancestor = parent
+    except (OSError, ValueError):
+        return None
+
+
 def find_pipefile(start: str | None = None) -> str:
     """The nearest Pipefile.toml in start or one of its parents (like git finds .git).
 

@@ -195,7 +195,12 @@ class Graph:
         if root is not None:
             import os
 
-            here = os.path.relpath(os.path.abspath(pattern), root).replace(os.sep, "/")
+            full = os.path.abspath(pattern)
+            here = os.path.relpath(full, root).replace(os.sep, "/")
+            if here.startswith("../") and os.path.isabs(pattern):
+                from .files import under_root_alias
+
+                here = under_root_alias(root, full) or here  # through a symlink to the project
             candidates.insert(0, here)
         for path in candidates:
             # the output itself, or a file inside an output directory

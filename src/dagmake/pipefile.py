@@ -218,9 +218,23 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
         return _find_subkey_line(lines, task, table, name) or _find_line(lines, task, table)
     # compared with lines whose spaces are removed, so remove them here too
     header = (
-        {h.replace(" ", "") for h in (f"[tasks.{task}]", f'[tasks."{task}"]', f"[tasks.'{task}']")}
+        {
+            h.replace(" ", "")
+            for h in (f"[tasks.{task}]", f'[tasks."{task}"]', f"[tasks.'{task}']")
+            for h in (h, f"[{h}]")  # [[tasks.a]] too, an array of tables by mistake
+        }
         if task
         else None
+    )
+    # key = ..., "key" = ..., 'key' = ..., and dotted: key.name = ...
+    key_starts = (
+        tuple(
+            f"{written}{after}".replace(" ", "")
+            for written in (key, f'"{key}"', f"'{key}'")
+            for after in "=."
+        )
+        if key
+        else ()
     )
     section_start = None
     for number, line in enumerate(lines, 1):
@@ -235,7 +249,7 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
                 return number  # the key written as its own table, e.g. [tasks.a.env]
             if stripped.startswith("["):
                 break
-            if key and (stripped.startswith(key + "=") or stripped.startswith(f'"{key}"=')):
+            if key and stripped.startswith(key_starts):
                 return number
     if task:
         # dotted keys (tasks.a.cmd = ..., or a.cmd = ... under [tasks]), a sub-table
@@ -246,6 +260,13 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
         for start in starts:
             for number, line in enumerate(lines, 1):
                 if line.strip().replace(" ", "").startswith(start):
+                    return number
+        if section_start is None:  # tasks = { a = { ... } }: the line that opens a's table
+            for number, line in enumerate(lines, 1):
+                stripped = line.strip().replace(" ", "")
+                if stripped.startswith("tasks=") and (
+                    f"{{{task}=" in stripped or f",{task}=" in stripped
+                ):
                     return number
     return section_start
 
@@ -961,6 +982,10 @@ class _Validator:
                 return "."
             if full.startswith(root.rstrip("/") + "/"):
                 return posixpath.relpath(full, root)
+            if posixpath.isabs(path):
+                from .files import under_root_alias
+
+                return under_root_alias(root, full) or path
         return path
 
 

@@ -242,6 +242,55 @@ def test_an_input_written_as_an_absolute_or_dotdot_path_into_the_project_links_i
     assert_nothing_ran(project.run())
 
 
+@pytest.fixture
+def alias(project, tmp_path_factory):
+    """A symlink to the project directory, as a symlinked home or /srv gives one."""
+    link = tmp_path_factory.mktemp("elsewhere") / "alias"
+    link.symlink_to(project.root)
+    return str(link)
+
+
+def test_absolute_paths_through_a_symlink_to_the_project_are_inside_it(project, alias):
+    real = os.path.realpath(str(project.root))
+    project.pipefile(
+        f"""\
+        [tasks.a]
+        cmd = "echo A > a.txt"
+        outputs = ["{alias}/a.txt"]
+
+        [tasks.b]
+        cmd = "cat a.txt > b.txt"
+        inputs = ["{alias}/a.txt"]
+        outputs = ["{real}/b.txt"]
+        """
+    )
+    result = project.run("-n", f"{alias}/b.txt")  # a target as $PWD gives it there
+    assert result.returncode == 0, result
+    assert "a: output a.txt is missing" in result.stdout
+    assert_ran(project.run(f"{alias}/b.txt"), ["a", "b"])
+    assert project.read("b.txt") == "A\n"
+    # the same Pipefile, reached through the symlink
+    assert_nothing_ran(project.run("-f", f"{alias}/Pipefile.toml", f"{real}/b.txt"))
+
+
+def test_a_symlink_inside_the_project_stays_as_written_in_an_aliased_path(project, alias):
+    os.mkdir(project.path("data"))
+    os.symlink("data", project.path("link"))
+    project.pipefile(
+        f"""\
+        [tasks.a]
+        cmd = "echo A > link/a.txt"
+        outputs = ["{alias}/link/a.txt"]
+
+        [tasks.b]
+        cmd = "cat link/a.txt > b.txt"
+        inputs = ["link/a.txt"]
+        outputs = ["b.txt"]
+        """
+    )
+    assert_ran(project.run("b"), ["a", "b"])
+
+
 def test_an_input_that_is_the_project_by_another_name_is_a_load_error(project):
     name = os.path.basename(str(project.root))
     project.pipefile(

@@ -656,6 +656,25 @@ def test_load_error_names_file_line_and_problem(text, line, fragments):
 
 
 @pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ('[tasks.a]\ncmd = "x"\n\n\nresources.cpu = "x"\n', 5, "'resources' must be a table"),
+        ("[tasks.a]\ncmd = 'x'\n\n\n'inptus' = []\n", 5, "did you mean 'inputs'?"),
+        ('[tasks.a]\ncmd = "x"\n\n"out puts" = 1\n', 4, "unknown key 'out puts'"),
+        ('[tasks.a]\ncmd = "x"\nhelp.text = "x"\n', 3, "'help' must be a string"),
+        ('# c\ntasks = { a = { cmd = "x", bogus = 1 } }\n', 2, "unknown key 'bogus'"),
+        ('[tasks]\nb = { cmd = "y" }\na = { cmd = "x", bogus = 1 }\n', 3, "unknown key 'bogus'"),
+        ('[tasks.b]\ncmd = "y"\n[[tasks.a]]\ncmd = "x"\n', 3, "task 'a': must be a table"),
+    ],
+    ids=["dotted", "single-quoted", "spaced", "dotted-type", "inline", "inline-2", "aot"],
+)
+def test_an_error_points_at_the_key_however_it_is_written(text, line, fragment):
+    message = str(load_error(text))
+    assert message.startswith(f"Pipefile.toml:{line}: "), message
+    assert fragment in message, message
+
+
+@pytest.mark.parametrize(
     ("text", "line", "column"),
     [
         ('[tasks.a]\ncmd = "unterminated\n', 2, 20),
