@@ -55,6 +55,7 @@ def _loop(project, options, source, warn) -> None:
         # would cut a burst that straddles two polls into two rounds.
         debounce = max(debounce, source.interval)
     relevant = relevance(project, tasks)
+    links = symlinked_inputs(project, tasks)
     if not _round(project, options, warn, first=True):
         return
     _say_watching(project, source, options, tasks)
@@ -77,8 +78,11 @@ def _loop(project, options, source, warn) -> None:
             else:
                 reloaded = True
                 tasks = _watched_tasks(project, options)
-                relevant = relevance(project, tasks)
-                source.update(watch_roots(project, tasks))
+        if reloaded or _relinked(changed, links):
+            # a symlinked input's target is watched: a new Pipefile or link, a new target
+            relevant = relevance(project, tasks)
+            links = symlinked_inputs(project, tasks)
+            source.update(watch_roots(project, tasks))
         if not _round(project, options, warn, first=False):
             return
         if reloaded:
@@ -238,6 +242,22 @@ def relevance(project, tasks=None):
         return path in matched
 
     return relevant
+
+
+def symlinked_inputs(project, tasks=None) -> set[str]:
+    """Absolute paths of the inputs (not globs) that are symlinks now."""
+    root = project.root
+    return {
+        full
+        for task in (project.tasks if tasks is None else tasks)
+        for path in task.inputs
+        if not files.is_glob(path) and os.path.islink(full := _absolute(root, path))
+    }
+
+
+def _relinked(changed, links: set[str]) -> bool:
+    """Whether a changed path is a symlink, or was one: what an input leads to may differ."""
+    return any(path in links or os.path.islink(path) for path in changed)
 
 
 def is_editor_file(name: str) -> bool:

@@ -555,6 +555,60 @@ def test_an_edit_behind_a_symlinked_input_is_seen(start, tmp_path, polling):
     assert (root / "out/g.txt").read_text() == "d2, longer\n"
 
 
+RELINKED = """\
+[tasks.linked]
+cmd = "cat link.txt > out/l.txt"
+inputs = ["link.txt"]
+outputs = ["out/l.txt"]
+
+[tasks.linked_dir]
+cmd = "cat linkdir/*.txt > out/d.txt"
+inputs = ["linkdir"]
+outputs = ["out/d.txt"]
+
+[tasks.probe]
+cmd = "cp probe.txt out/probe.txt"
+inputs = ["probe.txt"]
+outputs = ["out/probe.txt"]
+"""
+
+
+@pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
+def test_a_symlinked_input_pointed_elsewhere_is_watched_at_its_new_target(start, tmp_path, polling):
+    root = tmp_path / "project"
+    outside = tmp_path / "outside"
+    write(root / "Pipefile.toml", RELINKED)
+    write(root / "v/one.txt", "one\n")
+    write(root / "v/two.txt", "two\n")
+    write(outside / "a/x.txt", "a\n")
+    write(outside / "b/x.txt", "b\n")
+    write(root / "probe.txt", "")
+    (root / "out").mkdir()
+    os.symlink("v/one.txt", root / "link.txt")
+    os.symlink(outside / "a", root / "linkdir")
+    w = start(root, polling=polling)
+    # ln -sfn, done atomically: a file link and a directory link get new targets
+    os.symlink("v/two.txt", root / "new-link")
+    os.replace(root / "new-link", root / "link.txt")
+    os.symlink(outside / "b", root / "new-dir-link")
+    os.replace(root / "new-dir-link", root / "linkdir")
+    w.settle()
+    assert (root / "out/l.txt").read_text() == "two\n"
+    assert (root / "out/d.txt").read_text() == "b\n"
+    # the new targets are watched...
+    write(root / "v/two.txt", "two, edited\n")
+    write(outside / "b/x.txt", "b, edited\n")
+    w.settle()
+    assert (root / "out/l.txt").read_text() == "two, edited\n"
+    assert (root / "out/d.txt").read_text() == "b, edited\n"
+    # ...and the old ones are inputs no more
+    since = w.mark()
+    write(root / "v/one.txt", "one, edited\n")
+    write(outside / "a/x.txt", "a, edited\n")
+    w.settle()
+    assert w.changed(since) == [["probe.txt"]]
+
+
 def test_with_a_target_only_its_inputs_are_watched(start, tmp_path):
     root = make_project(tmp_path / "project")
     w = start(root, "probe")
