@@ -8,6 +8,19 @@ from .placeholders import shell_form
 # ~14 ms, more than the whole rest of a no-op run on a small pipeline.
 
 
+# Most tasks of a Pipefile share their environment and cwd: each part is hashed once
+_PART_HASHES: dict[str, str] = {}
+
+
+def _part_hash(text: str) -> str:
+    digest = _PART_HASHES.get(text)
+    if digest is None:
+        import hashlib  # only when a Pipefile is really parsed; cached afterwards
+
+        digest = _PART_HASHES[text] = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return digest
+
+
 class _Value:
     """Equality, hashing and repr from to_data()."""
 
@@ -154,8 +167,6 @@ class Task(_Value):
         The environment is hashed sorted: the same variables listed in another order are
         the same environment.
         """
-        import hashlib  # only when a Pipefile is really parsed; cached afterwards
-
         # One short hash per part, joined by ':', so a change can be named ("its command changed").
         parts = (
             self.action.definition() if self.action else None,
@@ -164,7 +175,7 @@ class Task(_Value):
             self.inputs,
             self.outputs,
         )
-        return ":".join(hashlib.sha256(repr(part).encode()).hexdigest()[:12] for part in parts)
+        return ":".join(_part_hash(repr(part)) for part in parts)
 
     def has_definition(self, recorded: str) -> bool:
         """Whether a recorded fingerprint is this task's definition.
