@@ -217,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run dagmake with argv (default sys.argv[1:], as the program); return the exit code."""
     called_as_program = argv is None
     argv = sys.argv[1:] if argv is None else argv
+    if sys.stdout is None or sys.stderr is None:  # started with `>&-`
+        from .console import stand_in_for_closed_streams
+
+        stand_in_for_closed_streams()
     # A task's output, or a path, that stdout's encoding cannot show (PYTHONIOENCODING,
     # a Latin-1 locale) is shown escaped, as stderr does: never a UnicodeEncodeError
     # that stops the build halfway.
@@ -277,7 +281,7 @@ def _output_failed(error: OSError) -> bool:
 
     if error.filename is not None:
         return False
-    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF):
         return True
     try:
         sys.stdout.flush()
@@ -378,7 +382,7 @@ def run(options: Options) -> int:
     for report in written:
         if report.error:
             _warn(report.error)
-        elif report.written and not options.quiet:
+        elif report.written and not options.quiet and not _to_a_descriptor(report.path):
             # with --json, stdout is for the event lines only
             stream = sys.stderr if options.json else sys.stdout
             try:
@@ -389,6 +393,13 @@ def run(options: Options) -> int:
 
                 output_lost(stream, error)
     return summary.exit_code
+
+
+def _to_a_descriptor(path: str) -> bool:
+    """Whether a report went to /dev/stdout or the like: what it says is there to see."""
+    from .report import descriptor_of
+
+    return descriptor_of(path) is not None
 
 
 def _reporters(project, options: Options):

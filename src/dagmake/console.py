@@ -241,3 +241,40 @@ class _Discard:
 
     def isatty(self) -> bool:
         return False
+
+
+class _Closed:
+    """Standard output when dagmake started with it closed (`dagmake >&-`): each write
+    fails as a write to a closed descriptor would, so what a full disk gets, this gets
+    too (a build goes on unseen; -l says it cannot write its output)."""
+
+    def write(self, text: str) -> int:
+        import errno
+
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def flush(self) -> None:
+        pass  # nothing is ever buffered: only writing fails
+
+    def fileno(self) -> int:
+        return 1
+
+    def isatty(self) -> bool:
+        return False
+
+
+def stand_in_for_closed_streams() -> None:
+    """Give a closed stdout or stderr (Python makes it None) a stand-in, and its
+    descriptor /dev/null: no file dagmake opens may take number 1 or 2 meanwhile."""
+    for number, name in ((1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            if devnull != number:
+                os.dup2(devnull, number)
+                os.close(devnull)
+        except OSError:
+            pass
+        # nobody is told what stderr would have said; stdout's loss is told there
+        setattr(sys, name, _Closed() if number == 1 else _Discard())

@@ -286,6 +286,46 @@ def test_a_mode_whose_output_cannot_be_written_says_so_and_exits_1(project, args
     assert stderr == "dagmake: cannot write the output: No space left on device\n"
 
 
+def _closed(project, *args: str, close: str = ">&-") -> tuple[int, str]:
+    completed = subprocess.run(
+        ["/bin/sh", "-c", f'exec "$@" {close}', "sh", *dagmake_command(), *args],
+        cwd=project.root,
+        stdout=subprocess.DEVNULL if "2" in close else None,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    stderr = completed.stderr.decode()
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    return completed.returncode, stderr
+
+
+@pytest.mark.parametrize("args", [["-l"], ["-n"], ["--graph"], ["--history"]], ids=str)
+def test_a_mode_started_with_stdout_closed_says_so_and_exits_1(project, args):
+    project.pipefile('[tasks.a]\ncmd = "touch a.txt"\noutputs = ["a.txt"]\n')
+    assert_ran(project.run(), ["a"])
+    code, stderr = _closed(project, *args)
+    assert code == 1, stderr
+    assert stderr == "dagmake: cannot write the output: Bad file descriptor\n"
+
+
+@pytest.mark.parametrize("args", [["-B"], ["-B", "--json"], ["-B", "--timings"]], ids=str)
+def test_a_build_started_with_stdout_closed_goes_on_unseen(project, args):
+    project.pipefile('[tasks.a]\ncmd = "echo hi; touch a.txt"\noutputs = ["a.txt"]\n')
+    code, stderr = _closed(project, *args)
+    assert code == 0, stderr
+    assert "cannot write the build's output (Bad file descriptor)" in stderr
+    assert project.exists("a.txt")
+    project.pipefile('[tasks.a]\ncmd = "exit 3"\n')
+    assert _closed(project)[0] == 1  # the exit code still tells
+
+
+def test_a_build_started_with_stderr_closed_runs_and_keeps_its_exit_code(project):
+    project.pipefile('[tasks.a]\ncmd = "echo oops >&2; exit 3"\n')
+    assert _closed(project, close="2>&-")[0] == 1
+    project.pipefile("[tasks.a]\ncmd = [\n")
+    assert _closed(project, close="2>&-")[0] == 2
+
+
 def test_a_closed_stdout_is_no_crash(project):
     project.write("go")
     project.pipefile(CHATTY_SIX)

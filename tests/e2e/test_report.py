@@ -14,7 +14,7 @@ import zlib
 
 import pytest
 
-from conftest import Project
+from conftest import Project, dagmake_command
 
 PIPELINE = """
 [settings]
@@ -457,3 +457,45 @@ def test_a_trace_to_a_pipe_is_written_through_it(pipeline, tmp_path):
     assert result.returncode == 0, result
     assert json.loads(received[0])["traceEvents"]
     assert not fifo.is_file()
+
+
+def test_a_trace_to_a_symlink_replaces_what_it_leads_to_and_keeps_the_link(pipeline):
+    pipeline.write("traces/real.json", "old")
+    os.symlink("traces/real.json", pipeline.path("trace.json"))
+    result = pipeline.run("--trace", "trace.json")
+    assert result.returncode == 0, result
+    assert os.path.islink(pipeline.path("trace.json"))
+    assert json.loads(pipeline.read("traces/real.json"))["traceEvents"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/fd/1"), reason="needs /dev/fd")
+@pytest.mark.parametrize("quiet", [False, True], ids=["text", "quiet"])
+def test_a_trace_to_stdout_follows_the_output_in_the_file_stdout_goes_to(pipeline, tmp_path, quiet):
+    # /dev/fd/1 rather than /dev/stdout: were this broken, a rename could not replace it
+    out = tmp_path / "out.txt"
+    with open(out, "w") as stdout:
+        completed = subprocess.run(
+            [*dagmake_command(), "--trace", "/dev/fd/1", *(["-q"] if quiet else [])],
+            cwd=pipeline.root,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert completed.returncode == 0, completed.stderr
+    lines = out.read_text().splitlines()
+    assert json.loads(lines[-1])["traceEvents"]  # the trace, whole, on the last line
+    if quiet:
+        assert len(lines) == 1
+    else:
+        assert any(line.startswith("dagmake: ") and " ran, " in line for line in lines[:-1])
+
+
+@pytest.mark.parametrize(
+    ("path", "number"),
+    [("/dev/stdout", 1), ("/dev/stderr", 2), ("/dev/fd/1", 1), ("/proc/self/fd/7", 7)],
+)
+def test_the_paths_of_standard_streams_are_written_through_their_descriptor(path, number):
+    from dagmake.report import descriptor_of
+
+    assert descriptor_of(path) == number
+    assert descriptor_of("out/stdout") is None

@@ -11,9 +11,23 @@ import os
 def write_atomically(path: str, text: str) -> None:
     """Write text to path through a temporary file and a rename: no reader sees half a file.
 
-    A path that is not a regular file (/dev/stdout, a pipe) is written to directly: a
-    rename would replace it.
+    /dev/stdout (or stderr, /dev/fd/N) is written to through the descriptor, after
+    what dagmake printed there: reopening it would truncate a file the shell redirected
+    it to, and a rename would replace the link. A symlink is followed, and what it leads
+    to is replaced. Another path that is not a regular file (a pipe) is written to
+    directly.
     """
+    descriptor = descriptor_of(path)
+    if descriptor is not None:
+        import sys
+
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        data = text.encode("utf-8") + (b"" if text.endswith("\n") else b"\n")
+        while data:
+            data = data[os.write(descriptor, data) :]
+        return
+    path = os.path.realpath(path) if os.path.islink(path) else path
     if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
@@ -29,3 +43,14 @@ def write_atomically(path: str, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def descriptor_of(path: str) -> int | None:
+    """The file descriptor a path names: 1 for /dev/stdout, N for /dev/fd/N."""
+    named = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}.get(path)
+    if named is not None:
+        return named
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        if path.startswith(prefix) and path[len(prefix) :].isdigit():
+            return int(path[len(prefix) :])
+    return None
