@@ -351,8 +351,9 @@ def _within_open_file_limit(jobs: int, warn) -> int:
     if room is None or jobs <= room:
         return jobs
     warn(
-        f"running at most {room} tasks at once, not {jobs}: each running task needs open "
-        "files, and the open-file limit (ulimit -n) allows no more; raise it to run more"
+        f"running at most {room} task{'' if room == 1 else 's'} at once, not {jobs}: "
+        "each running task needs open files, and the open-file limit (ulimit -n) allows "
+        "no more; raise it to run more"
     )
     return room
 

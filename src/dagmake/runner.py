@@ -11,7 +11,7 @@ import time
 
 from .events import Attempt
 from .files import expand_glob
-from .placeholders import GLOB_MARK, expand_globs
+from .placeholders import GLOB_MARK, expand_globs, quote
 from .sig import signal
 
 try:  # the lock alone, without importing threading
@@ -138,14 +138,21 @@ def _globbed(command: str, task, default_shell: str, shell: str, cwd: str, root:
     argv = direct_argv(expanded, default_shell)
     if argv is not None:
         return argv  # no shell: each file its own argument, as the shell would pass them
-    if len(os.fsencode(expanded)) <= _LONGEST_COMMAND:
-        return [shell, "-c", expanded]
+    return _shell_argv(expanded, task, shell, root)
+
+
+def _shell_argv(command: str, task, shell: str, root: str) -> list[str]:
+    """[shell, -c, command], or for a command too long to be one argument (a long
+    {{inputs}}), the shell reading it from .dagmake/commands/TASK.sh."""
+    if len(command) * 4 <= _LONGEST_COMMAND or len(os.fsencode(command)) <= _LONGEST_COMMAND:
+        return [shell, "-c", command]
     directory = os.path.join(root, ".dagmake", "commands")
     os.makedirs(directory, exist_ok=True)
     script = os.path.join(directory, task.name + ".sh")
     with open(script, "wb") as file:  # a file name need not be UTF-8: write its bytes
-        file.write(os.fsencode(expanded) + b"\n")
-    return [shell, script]
+        file.write(os.fsencode(command) + b"\n")
+    # read with `.` from a -c of its own, so that $0 is the shell's, as with any command
+    return [shell, "-c", f". {quote(script)}"]
 
 
 # When a run starts this many commands or more, at least as many at once as there are
@@ -361,7 +368,7 @@ class ProcessRunner:
             if GLOB_MARK in command:  # now, when files an earlier command made are there
                 yield _globbed(command, task, action.shell, shell, cwd, self.root)
                 continue
-            yield direct_argv(command, action.shell) or [shell, "-c", command]
+            yield direct_argv(command, action.shell) or _shell_argv(command, task, shell, self.root)
 
     def _advance(self, job: _Job, exit_code: int) -> None:
         """After a command (or at the start, with 0): spawn the next, or end the attempt."""

@@ -408,3 +408,25 @@ def test_a_file_name_with_an_escape_sequence_is_shown_escaped(project):
     project.write("data/esc\x1b[31mred.txt", "y", ns=T0 + 10**6 * SECOND)
     dry = project.run("-n")
     assert dry.stdout == "c: input data/esc\\x1b[31mred.txt changed since the last run\n"
+
+
+def test_a_long_list_of_inputs_written_out_runs_like_a_glob(project):
+    # 2,500 names of ~80 bytes: over the 128 KiB one argument may have
+    names = [f"many/{'f' * 70}_{i:05}.txt" for i in range(2500)]
+    for name in names[:3]:
+        project.write(name, "x\n")
+    for name in names[3:]:
+        project.path(name).touch()
+    listed = ", ".join(f'"{name}"' for name in names)
+    project.pipefile(
+        f"""\
+        [tasks.lit]
+        cmd = "cat {{{{inputs}}}} | wc -l > {{{{outputs}}}}; echo $0 > zero.txt"
+        inputs = [{listed}]
+        outputs = ["n.txt"]
+        """
+    )
+    assert_ran(project.run(), ["lit"])
+    assert project.read("n.txt").strip() == "3"
+    assert project.read("zero.txt").strip() == "/bin/sh"  # $0 as with any command
+    assert_nothing_ran(project.run())
