@@ -9,6 +9,8 @@ from .events import FAILED, INTERRUPTED, OK, Reporter
 from .files import shown as _shown
 
 TAIL_LINES = 20
+# of the line a log's end is read from the middle of, this many characters at most
+LONG_LINE_END = 1000
 MAX_BLOCK_LINES = 200
 
 
@@ -191,7 +193,7 @@ def _read_log(path: str, max_lines: int) -> str:
     text = data.decode("utf-8", "replace")
     lines = text.splitlines()
     if size > 64 * 1024 and lines:
-        lines = lines[1:]  # the first line is probably cut
+        lines[0] = "..." + lines[0][-LONG_LINE_END:]  # probably cut: its end, marked
     if len(lines) > max_lines or size > 64 * 1024:
         hidden = "earlier lines" if size > 64 * 1024 else f"{len(lines) - max_lines} more lines"
         lines = [f"... ({hidden} in {_shown(path)})", *lines[-max_lines:]]

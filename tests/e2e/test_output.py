@@ -409,3 +409,23 @@ def test_a_missing_output_with_an_escape_in_its_name_is_shown_escaped(project):
     project.write("u\x1bQ2J.txt", "x")
     cleaned = project.run("--clean", "-n")
     assert cleaned.stdout == "would remove u\\x1bQ2J.txt\n", cleaned
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        ("head -c 100000 /dev/zero | tr '\\\\0' x; echo; echo -n end", 0),
+        ("head -c 3000000 /dev/zero | tr '\\\\0' x; echo -n end; exit 1", 1),
+    ],
+    ids=["one long line", "a failure's one huge line"],
+)
+def test_a_line_longer_than_what_is_read_of_the_log_shows_its_end(project, command, code):
+    project.pipefile(f'[tasks.long]\ncmd = "{command}"\n')
+    result = project.run()
+    assert result.returncode == code, result
+    shown = result.stdout if code == 0 else result.output
+    assert "(earlier lines in .dagmake/logs/long.log)" in shown
+    ends = [line.strip() for line in shown.splitlines() if line.strip().startswith("...x")]
+    assert ends, shown
+    assert ends[0].endswith("x" * 900 + ("" if code == 0 else "end"))
+    assert len(ends[0]) < 1100  # the end of the line, not all of it
