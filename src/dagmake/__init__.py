@@ -30,9 +30,9 @@ class _Package(type(sys)):  # types.ModuleType, without importing types
 
     @property
     def plan(self):
-        from .build import make_plan
+        from .api import plan
 
-        return make_plan
+        return plan
 
     @plan.setter
     def plan(self, submodule):
@@ -40,7 +40,7 @@ class _Package(type(sys)):  # types.ModuleType, without importing types
 
     @property
     def build(self):
-        from .build import build
+        from .api import build
 
         return build
 

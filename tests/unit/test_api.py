@@ -1,8 +1,12 @@
 """The public Python API: load, plan, build, DagmakeError, __version__."""
 
 import importlib
+import re
+
+import pytest
 
 import dagmake
+from dagmake.errors import UsageError
 
 
 def test_api_names_stay_functions_after_their_modules_are_imported(tmp_path):
@@ -66,3 +70,43 @@ def test_waiting_for_the_lock_is_a_notice_not_a_warning(tmp_path):
     assert notices and notices[0].startswith("waiting for dagmake (pid ")
     assert warnings == []
     assert (tmp_path / "hello.txt").read_text() == "hi\n"
+
+
+TWO = """\
+[tasks.a]
+cmd = "echo a > a.txt"
+outputs = ["a.txt"]
+
+[tasks.b]
+cmd = "echo b > b.txt"
+outputs = ["b.txt"]
+"""
+
+
+def test_one_target_may_be_given_as_a_string_and_the_project_as_a_path(tmp_path):
+    (tmp_path / "Pipefile.toml").write_text(TWO)
+    project = dagmake.load(str(tmp_path))
+    assert [step.name for step in dagmake.plan(project, "a").steps] == ["a"]
+    assert [step.name for step in dagmake.plan(tmp_path, ["b"]).steps] == ["b"]
+    summary = dagmake.build(str(tmp_path), "b", hooks=False)
+    assert summary.exit_code == 0
+    assert (tmp_path / "b.txt").exists() and not (tmp_path / "a.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda p: dagmake.plan(3), "the project must be what dagmake.load() returns"),
+        (lambda p: dagmake.plan(p, [1]), "a target must be a string"),
+        (lambda p: dagmake.build(p, jobs="4"), "jobs must be a whole number of at least 1"),
+        (lambda p: dagmake.build(p, jobs=0), "jobs must be a whole number of at least 1"),
+        (lambda p: dagmake.build(p, jobs=-1), "jobs must be a whole number of at least 1"),
+    ],
+    ids=["project", "target", "jobs-str", "jobs-0", "jobs-negative"],
+)
+def test_a_wrong_argument_is_a_usage_error(tmp_path, call, message):
+    (tmp_path / "Pipefile.toml").write_text(TWO)
+    project = dagmake.load(str(tmp_path))
+    with pytest.raises(UsageError, match=re.escape(message)):
+        call(project)
+    assert not (tmp_path / "a.txt").exists()
