@@ -624,6 +624,7 @@ def _show(project, options: Options) -> int:
         # a missing input must not hide the pipeline from -l/--graph; -n reports it
         strict=not (options.list or options.graph),
     )
+    _note_a_build_under_way(project, records, the_plan)
     if options.list:
         from .render import list_tasks
 
@@ -641,6 +642,25 @@ def _show(project, options: Options) -> int:
             up_to_date = [n for n in the_plan.up_to_date if not project.graph.tasks[n].is_group]
             print(f"dagmake: no work to do ({len(up_to_date)} up to date)")
     return 0
+
+
+def _note_a_build_under_way(project, records, the_plan) -> None:
+    """A task another dagmake is running now reads as interrupted (its start is recorded
+    first, so that a kill leaves it stale): say why, rather than let that mislead."""
+    from .state import INTERRUPTED
+
+    if any(
+        (record := records.get(step.name)) is not None and record.status == INTERRUPTED
+        for step in the_plan.work
+    ):
+        from .lock import is_held
+
+        if is_held(project.state_dir):
+            print(
+                "dagmake: note: another dagmake is building this project now; "
+                "the tasks it is running read as interrupted",
+                file=sys.stderr,
+            )
 
 
 def _clean(project, options: Options) -> int:

@@ -100,6 +100,30 @@ def test_a_second_dagmake_is_refused_naming_the_pid(project, holder):
     assert holder.wait(timeout=20) == 0
 
 
+def test_checking_during_a_build_says_why_a_running_task_reads_as_interrupted(project):
+    project.pipefile(HOLD)
+    project.write("go")
+    assert_ran(project.run("hold"), ["hold"])
+    os.remove(project.path("go"))
+    os.remove(project.path("hold.started"))
+    process = start(project, "--force", "hold")
+    try:
+        assert wait_until(lambda: project.exists("hold.started")), "hold never started"
+        for args in (["-n", "hold"], ["-l"]):
+            result = project.run(*args)
+            assert result.returncode == 0, result
+            assert "interrupted" in result.stdout
+            assert result.stderr == (
+                "dagmake: note: another dagmake is building this project now; "
+                "the tasks it is running read as interrupted\n"
+            )
+    finally:
+        project.write("go")
+        assert process.wait(timeout=20) == 0
+    result = project.run("-n", "hold")  # no build under way: no note
+    assert result.stderr == ""
+
+
 def test_clean_is_refused_too(project, holder):
     result = project.run("--clean")
     assert result.returncode == 2, result
