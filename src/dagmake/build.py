@@ -375,13 +375,18 @@ def _clock_skew(work, seen: dict) -> list[str]:
     ]
 
 
+# tasks to run from which the logs directory is listed once rather than each log stat'ed
+LIST_LOGS_FROM = 16
+
+
 def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, runner, warn):
     from .executor import Executor
 
     if runner is None:
         from .runner import ProcessRunner
 
-        runner = ProcessRunner(project.root, list_logs=True)
+        # one listing of the logs beats a stat per log, unless only a few tasks run
+        runner = ProcessRunner(project.root, list_logs=len(the_plan.steps) >= LIST_LOGS_FROM)
     cost = None
     if not getattr(runner, "honours_resources", False):
         cost, ignored = _local_resources(the_plan)
