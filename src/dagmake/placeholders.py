@@ -171,8 +171,7 @@ def expand(text: str, values: dict[str, str], *, task: str | None, field: str, f
 def parse_override(word: str) -> tuple[str, str] | None:
     """Split a command-line `NAME=value` var override, or return None if word is not one."""
     name, sep, value = word.partition("=")
-    if not sep or not name or not (name[0].isalpha() or name[0] == "_"):
-        return None
-    if not all(c.isalnum() or c == "_" for c in name):
+    # any name a var can have (my-var, 1x); one starting with '-' is an option
+    if not sep or not is_name(name) or name.startswith("-"):
         return None
     return name, value

@@ -145,6 +145,22 @@ def test_an_override_with_spaces_and_a_target(project):
     assert not project.exists("other.txt")
 
 
+def test_a_var_named_with_a_dash_or_a_leading_digit_can_be_overridden(project):
+    project.pipefile(
+        """\
+        [vars]
+        my-var = "a"
+        1x = "b"
+
+        [tasks.t]
+        cmd = "echo {{my-var}} {{1x}} > t.txt"
+        outputs = ["t.txt"]
+        """
+    )
+    assert_ran(project.run("my-var=A", "1x=B"), ["t"])
+    assert project.read("t.txt") == "A B\n"
+
+
 def test_an_override_of_a_path_var(project):
     project.pipefile(VARS)
     project.path("elsewhere").mkdir()

@@ -105,8 +105,10 @@ def test_names_in_lists_placeholder_names_in_order():
         ("clean_users", None),
         ("data/out.csv", None),
         ("=value", None),
-        ("1X=value", None),
-        ("A-B=value", None),
+        ("1X=value", ("1X", "value")),  # a var may be named so: it must be overridable
+        ("my-var=value", ("my-var", "value")),
+        ("-x=value", None),  # an option's spelling
+        ("a.b=value", None),
         ("dir/A=value", None),
     ],
 )
