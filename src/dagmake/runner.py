@@ -271,12 +271,14 @@ class ProcessRunner:
 
     def start(self, task, number: int, log_path: str, *, on_line=None) -> _Job:
         """Begin an attempt of task: its action's commands run one after another."""
-        env = self._environ.copy()
-        env.update(task.env)
-        env["DAGMAKE_TASK"] = task.name
         cwd = self._cwds.get(task.cwd)
         if cwd is None:
-            cwd = self._cwds[task.cwd] = os.path.join(self.root, task.cwd)
+            cwd = self._cwds[task.cwd] = os.path.normpath(os.path.join(self.root, task.cwd))
+        env = self._environ.copy()
+        # what a shell sets; a command started without one must not see dagmake's own
+        env["PWD"] = cwd
+        env.update(task.env)
+        env["DAGMAKE_TASK"] = task.name
         job = _Job(
             task,
             number,

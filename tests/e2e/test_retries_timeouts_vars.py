@@ -1,10 +1,18 @@
 """Retries with backoff, timeouts that kill the whole process group, [vars], [env], cwd, quoting."""
 
 import os
+import subprocess
 
 import pytest
 
-from conftest import T0, assert_nothing_ran, assert_ran, process_gone, wait_until
+from conftest import (
+    T0,
+    assert_nothing_ran,
+    assert_ran,
+    dagmake_command,
+    process_gone,
+    wait_until,
+)
 
 FLAKY = """\
 [tasks.flaky]
@@ -304,3 +312,44 @@ def test_a_relative_shell_is_the_pipefiles_also_for_a_task_with_its_own_cwd(proj
     result = project.run("-j1", "-C", "sub")  # run from elsewhere than the Pipefile's directory
     assert result.returncode == 0, result
     assert result.stdout.count("mysh: echo a; echo b") == 2, result.stdout
+
+
+def test_every_command_sees_its_working_directory_as_pwd(project):
+    # with a shell or without one (a simple command runs directly), and in Python tasks
+    project.path("sub").mkdir()
+    project.write("pwd_task.py", "import os\ndef main():\n    print(os.environ['PWD'])\n")
+    project.pipefile(
+        """\
+        [tasks.direct]
+        cmd = "printenv PWD"
+        cwd = "sub"
+
+        [tasks.shell]
+        cmd = "printenv PWD;"
+        cwd = "sub"
+
+        [tasks.here]
+        cmd = "printenv PWD"
+
+        [tasks.py]
+        python = "pwd_task:main"
+        cwd = "sub"
+        """
+    )
+    elsewhere = project.path("sub")
+    completed = subprocess.run(
+        [*dagmake_command(), "-C", str(project.root), "-v", "-j1"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "PWD": "/somewhere/else"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = dict(line.split("| ", 1) for line in completed.stdout.splitlines() if "| " in line)
+    root = os.path.realpath(project.root)
+    assert {name.strip(): value for name, value in lines.items()} == {
+        "direct": f"{root}/sub",
+        "shell": f"{root}/sub",
+        "here": root,
+        "py": f"{root}/sub",
+    }
