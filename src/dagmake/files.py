@@ -226,6 +226,33 @@ def is_inside(root_real: str, root: str, path: str) -> bool:
     return real.startswith(root_real + os.sep)
 
 
+def relative_to_cwd(root: str, path: str, cwd: str) -> str:
+    """path (relative to root) as a command running in cwd (relative to root) names it.
+
+    Worked out from the names, unless cwd leads through a symlink and path lies outside
+    it: `..` then leaves the directory the link points to, not the link, so the path is
+    worked out from where cwd really is.
+    """
+    if cwd == "." or os.path.isabs(path):
+        return path
+    relative = os.path.relpath(path, cwd)
+    if not relative.startswith(".."):
+        return relative  # inside cwd: down from it, through a link or not
+    real_cwd = _real_cwds.get((root, cwd))
+    if real_cwd is None:
+        real_root = os.path.realpath(root)
+        real = os.path.realpath(os.path.join(root, cwd))
+        named = os.path.normpath(os.path.join(real_root, cwd))
+        real_cwd = _real_cwds[(root, cwd)] = (real_root, None if real == named else real)
+    real_root, real = real_cwd
+    if real is None:
+        return relative  # no symlink on the way
+    return os.path.relpath(os.path.join(real_root, path), real)
+
+
+_real_cwds: dict[tuple[str, str], tuple[str, str | None]] = {}
+
+
 def under_root_alias(root: str, full: str) -> str | None:
     """full (absolute, normalised) relative to root when it lies inside root reached
     another way: a symlink to the project (`/srv/proj` for `/data/proj`), or the

@@ -857,7 +857,7 @@ class _Validator:
                 key="outputs",
                 hint="add a cmd, or remove outputs to make it a group of its 'after' tasks",
             )
-        env_values = _CommandValues(values, inputs, outputs, cwd)
+        env_values = _CommandValues(values, inputs, outputs, cwd, self.root)
         env = {**global_env, **task_env}
         try:
             env = tuple(
@@ -879,7 +879,9 @@ class _Validator:
             action = PythonAction(python)
         elif cmd is not None:
             lines = [cmd] if isinstance(cmd, str) else cmd
-            command_values = _CommandValues(values, inputs, outputs, cwd, mark_globs=True)
+            command_values = _CommandValues(
+                values, inputs, outputs, cwd, self.root, mark_globs=True
+            )
             commands = tuple(
                 self.fill(line, command_values, task=name, field="cmd", file=self.file)
                 for line in lines
@@ -1058,25 +1060,22 @@ class _CommandValues(dict):
     mark_globs (for cmd): a glob input is marked, to be expanded when the command starts.
     """
 
-    def __init__(self, values: dict, inputs, outputs, cwd: str, *, mark_globs=False) -> None:
+    def __init__(self, values: dict, inputs, outputs, cwd: str, root: str, *, mark_globs=False):
         super().__init__(values, inputs=None, outputs=None)
         self.paths = {"inputs": inputs, "outputs": outputs}
         self.cwd = cwd
+        self.root = root
         self.mark_globs = mark_globs
 
     def __getitem__(self, name: str) -> str:
         value = super().__getitem__(name)
         if value is None and name in self.paths:
-            paths = [_relative_to(p, self.cwd) for p in self.paths[name]]
+            from .files import relative_to_cwd
+
+            paths = [relative_to_cwd(self.root, p, self.cwd) for p in self.paths[name]]
             value = quote_all(paths, mark_globs=self.mark_globs)
             self[name] = value
         return value
-
-
-def _relative_to(path: str, cwd: str) -> str:
-    if cwd == "." or posixpath.isabs(path):
-        return path
-    return posixpath.relpath(path, cwd)
 
 
 def _type_name(value) -> str:

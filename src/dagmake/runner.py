@@ -10,7 +10,7 @@ import sys
 import time
 
 from .events import Attempt
-from .files import expand_glob
+from .files import expand_glob, relative_to_cwd
 from .placeholders import GLOB_MARK, expand_globs, quote
 from .sig import signal
 
@@ -129,7 +129,7 @@ def _globbed(command: str, task, default_shell: str, shell: str, cwd: str, root:
     which the shell reads as it would read `-c`: the same words, and no limit but the
     total one on a program's arguments.
     """
-    own = tuple(_relative(output, task.cwd) + "/" for output in task.outputs)
+    own = tuple(relative_to_cwd(root, output, task.cwd) + "/" for output in task.outputs)
 
     def files(pattern: str) -> list[str]:
         return [path for path in expand_glob(cwd, pattern) if not path.startswith(own)]
@@ -349,8 +349,8 @@ class ProcessRunner:
         if action.to_data()[0] == "py":
             env["PYTHONUNBUFFERED"] = "1"
             cwd = task.cwd
-            inputs = [_relative(p, cwd) for p in task.inputs]
-            outputs = [_relative(p, cwd) for p in task.outputs]
+            inputs = [relative_to_cwd(self.root, p, cwd) for p in task.inputs]
+            outputs = [relative_to_cwd(self.root, p, cwd) for p in task.outputs]
             yield [
                 self.python,
                 "-P",  # no task cwd first on sys.path: a dagmake.py there would shadow us
@@ -956,9 +956,3 @@ class _Lines:
         if self.partial:
             self.on_line(self.name, self.partial.decode("utf-8", "replace"))
             self.partial = b""
-
-
-def _relative(path: str, cwd: str) -> str:
-    if cwd == "." or os.path.isabs(path):
-        return path
-    return os.path.relpath(path, cwd)

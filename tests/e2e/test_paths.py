@@ -304,3 +304,46 @@ def test_an_input_that_is_the_project_by_another_name_is_a_load_error(project):
     result = project.run()
     assert result.returncode == 2, result
     assert "contains the whole project" in result.stderr
+
+
+def test_paths_given_to_a_task_whose_cwd_is_a_symlinked_directory_reach_the_files(project):
+    # `..` from inside a linked directory leaves the directory the link points to
+    os.makedirs(project.path("real/sub"))
+    os.symlink("real/sub", project.path("lnk"))
+    project.write("in.txt", "IN\n")
+    project.write("paths_task.py", PATHS_TASK)
+    project.pipefile(
+        """\
+        [tasks.shell]
+        cwd = "lnk"
+        cmd = "cat {{inputs}} > {{outputs}}"
+        inputs = ["in.txt"]
+        outputs = ["out/shell.txt"]
+
+        [tasks.py]
+        cwd = "lnk"
+        python = "paths_task:copy"
+        inputs = ["in.txt"]
+        outputs = ["out/py.txt"]
+
+        [tasks.inside]
+        cwd = "lnk"
+        cmd = "cp {{inputs}} {{outputs}}"
+        inputs = ["out/shell.txt"]
+        outputs = ["lnk/copy.txt"]
+        """
+    )
+    assert_ran(project.run(), ["shell", "py", "inside"])
+    assert project.read("out/shell.txt") == "IN\n"
+    assert project.read("out/py.txt") == "IN\n"
+    assert project.read("real/sub/copy.txt") == "IN\n"
+    assert_nothing_ran(project.run())
+
+
+PATHS_TASK = """\
+import shutil
+
+
+def copy(inputs, outputs):
+    shutil.copy(inputs[0], outputs[0])
+"""
