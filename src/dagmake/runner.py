@@ -383,7 +383,7 @@ class ProcessRunner:
                 exit_code = self._spawn(job, self.wrap(argv) if self.wrap else argv)
                 if exit_code is None:
                     return  # running; _exited() comes back here
-        if exit_code and job.command_texts is not None and not job.timed_out and not self._stopping:
+        if exit_code and job.command_texts is not None and not self._stopping:
             _say_which_failed(job, exit_code)
         self._finish(job, exit_code)
 
@@ -681,9 +681,10 @@ class _Job:
 
 def _say_which_failed(job: _Job, exit_code: int) -> None:
     """Name the command of a `cmd` list that failed, in the log: its exit code cannot."""
-    how = f"exit {exit_code}" if exit_code > 0 else f"killed by signal {-exit_code}"
     count = f"{job.ran} of {len(job.command_texts)}"
-    line = f"dagmake: command {count} failed ({how}): {job.command_texts[job.ran - 1]}\n"
+    how = f"exit {exit_code}" if exit_code > 0 else f"killed by signal {-exit_code}"
+    what = "timed out" if job.timed_out else f"failed ({how})"
+    line = f"dagmake: command {count} {what}: {job.command_texts[job.ran - 1]}\n"
     job.output((("\n" if job.mid_line else "") + line).encode())
 
 

@@ -251,6 +251,13 @@ def test_the_failing_command_of_a_list_is_named_on_a_line_of_its_own(runner, log
     )
 
 
+def test_the_command_of_a_list_that_timed_out_is_named(runner, logs):
+    commands = ("echo a", "sleep 30", "echo c")
+    attempt = run_one(runner, task("t", *commands, timeout=0.3), 1, str(logs / "t.log"))
+    assert attempt.timed_out and not attempt.ok
+    assert (logs / "t.log").read_text() == "a\ndagmake: command 2 of 3 timed out: sleep 30\n"
+
+
 @pytest.mark.usefixtures("mode")
 def test_output_goes_to_the_log_and_on_line_on_the_waiting_thread(runner, logs):
     calls = []
