@@ -61,9 +61,20 @@ def main(argv: list[str]) -> int:
     if takes_any or "outputs" in names:
         arguments["outputs"] = outputs
     result = function(**arguments)
-    if type(result).__name__ == "coroutine" and hasattr(result, "send"):  # an `async def`
+    kind = type(result).__name__
+    if kind == "coroutine" and hasattr(result, "send"):  # an `async def`
         _standard("asyncio", root).run(result)
+    elif kind == "generator" and hasattr(result, "send"):  # a `yield` in it: run it through
+        for _ in result:
+            pass
+    elif kind == "async_generator" and hasattr(result, "asend"):
+        _standard("asyncio", root).run(_drain(result))
     return 0  # an exception is the only failure; a return value means nothing
+
+
+async def _drain(generator) -> None:
+    async for _ in generator:
+        pass
 
 
 def _parameters(function):

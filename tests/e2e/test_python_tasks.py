@@ -383,6 +383,40 @@ def test_decorated_callable_and_async_functions_get_their_arguments(project):
     assert project.read("f.txt") == "awaited"  # run to its end, not a coroutine dropped
 
 
+GENERATORS = """\
+def steps(outputs):
+    with open(outputs[0], "w") as f:
+        for part in ("one", "two"):
+            f.write(part)
+            yield part
+
+
+async def async_steps(outputs):
+    with open(outputs[0], "w") as f:
+        f.write("async")
+        yield 1
+
+
+def fails_halfway():
+    yield 1
+    raise ValueError("halfway")
+"""
+
+
+def test_a_generator_function_runs_to_its_end(project):
+    project.write("gens.py", GENERATORS)
+    project.pipefile(
+        '[tasks.steps]\npython = "gens:steps"\noutputs = ["s.txt"]\n\n'
+        '[tasks.async_steps]\npython = "gens:async_steps"\noutputs = ["a.txt"]\n\n'
+        '[tasks.fails_halfway]\npython = "gens:fails_halfway"\n'
+    )
+    result = project.run("-k")
+    assert result.returncode == 1, result
+    assert project.read("s.txt") == "onetwo"
+    assert project.read("a.txt") == "async"
+    assert "ValueError: halfway" in project.read(".dagmake/logs/fails_halfway.log")
+
+
 def test_a_failing_async_function_and_a_chained_exception_show_the_whole_story(project):
     project.write("shapes.py", SHAPES)
     project.pipefile(
