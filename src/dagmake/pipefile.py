@@ -274,8 +274,10 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
 def _find_subkey_line(lines: list[str], task: str, table: str, name: str) -> int | None:
     """The line of NAME = ... under [tasks.TASK.TABLE], or of TABLE.NAME = ... under
     [tasks.TASK]; None when it is written some other way (an inline table)."""
-    names = (f"{name}=", f'"{name}"=')
-    dotted = (f"{table}.{name}=", f'{table}."{name}"=')
+    names = tuple(n.replace(" ", "") for n in (f"{name}=", f'"{name}"=', f"'{name}'="))
+    dotted = tuple(
+        n.replace(" ", "") for n in (f"{table}.{name}=", f'{table}."{name}"=', f"{table}.'{name}'=")
+    )
     within = None
     for number, line in enumerate(lines, 1):
         stripped = line.strip().replace(" ", "")
@@ -329,7 +331,9 @@ class _Validator:
             if inside:
                 if stripped.startswith("["):
                     break
-                if key and stripped.startswith((key + "=", f'"{key}"=', f"'{key}'=")):
+                if key is not None and stripped.startswith(
+                    tuple(k.replace(" ", "") for k in (key + "=", f'"{key}"=', f"'{key}'="))
+                ):
                     return number
         return found
 
@@ -643,7 +647,7 @@ class _Validator:
                 raise self.error(
                     f"invalid environment variable name {name!r} in {where}: {problem}",
                     task=task,
-                    key="env" if task else name,
+                    key=f"env.{name}" if task else name,
                     section=section,
                     hint="a name must be non-empty and contain neither '=' nor a NUL character, "
                     'e.g. API_URL = "..."',

@@ -499,7 +499,7 @@ ERRORS = [
         [tasks.a]
         cmd = "true"
         """,
-        1,
+        2,
         ["var name 'bad name' cannot be used", "letters, digits, '_' and '-'"],
     ),
     (
@@ -665,8 +665,9 @@ def test_load_error_names_file_line_and_problem(text, line, fragments):
         ('# c\ntasks = { a = { cmd = "x", bogus = 1 } }\n', 2, "unknown key 'bogus'"),
         ('[tasks]\nb = { cmd = "y" }\na = { cmd = "x", bogus = 1 }\n', 3, "unknown key 'bogus'"),
         ('[tasks.b]\ncmd = "y"\n[[tasks.a]]\ncmd = "x"\n', 3, "task 'a': must be a table"),
+        ('[env]\nOK = "1"\n"A B" = "{{nope}}"\n[tasks.a]\ncmd = "x"\n', 3, "in [env] 'A B'"),
     ],
-    ids=["dotted", "single-quoted", "spaced", "dotted-type", "inline", "inline-2", "aot"],
+    ids=["dotted", "single-quoted", "spaced", "dotted-type", "inline", "inline-2", "aot", "env"],
 )
 def test_an_error_points_at_the_key_however_it_is_written(text, line, fragment):
     message = str(load_error(text))
@@ -862,7 +863,7 @@ def test_huge_but_finite_seconds_are_accepted(key, value, seconds):
     ("text", "line"),
     [
         ('[env]\n"A=B" = "x"\n\n[tasks.a]\ncmd = "x"\n', 2),
-        ('[env]\nOK = "1"\n"" = "x"\n\n[tasks.a]\ncmd = "x"\n', 1),
+        ('[env]\nOK = "1"\n"" = "x"\n\n[tasks.a]\ncmd = "x"\n', 3),
     ],
 )
 def test_bad_environment_variable_name_in_the_env_table(text, line):
@@ -873,8 +874,10 @@ def test_bad_environment_variable_name_in_the_env_table(text, line):
 
 
 def test_bad_environment_variable_name_in_an_env_subtable():
-    message = str(load_error('[tasks.a]\ncmd = "x"\n\n[tasks.a.env]\n"X=1" = "y"\n'))
-    assert message.startswith("Pipefile.toml:4: task 'a': invalid environment variable"), message
+    message = str(load_error('[tasks.a]\ncmd = "x"\n\n[tasks.a.env]\nA = "1"\n"X=1" = "y"\n'))
+    assert message.startswith("Pipefile.toml:6: task 'a': invalid environment variable"), message
+    message = str(load_error("[tasks.a]\ncmd = 'x'\n[tasks.a.env]\nA = '1'\n'B C' = '{{nope}}'\n"))
+    assert message.startswith("Pipefile.toml:5: task 'a': unknown placeholder"), message
 
 
 # (Pipefile text, where the error points, what it names); "\\u0000" is TOML's escape for NUL
