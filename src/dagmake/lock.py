@@ -48,8 +48,16 @@ class ProjectLock:
                 on_wait(holder)
             fcntl.flock(fd, fcntl.LOCK_EX)
         pid = f"{os.getpid()}\n".encode()
-        os.pwrite(fd, pid, 0)
-        os.ftruncate(fd, len(pid))  # after the write: never empty while held
+        try:
+            os.pwrite(fd, pid, 0)
+            os.ftruncate(fd, len(pid))  # after the write: never empty while held
+        except OSError as error:  # a full disk: no build can be recorded either
+            os.close(fd)
+            raise LockError(
+                f"cannot write {self.path}: {error.strerror or error}",
+                hint="check the space and permissions there: dagmake cannot build safely "
+                "unrecorded",
+            ) from None
         self._fd = fd
 
     def release(self) -> None:

@@ -98,8 +98,12 @@ def save(project, targets, seen: dict, up_to_date: int) -> None:
             _state_stamp(state_dir),
         )
         temporary = os.path.join(state_dir, f"{FILENAME}.{os.getpid()}.tmp")
-        with open(temporary, "wb") as f:
-            f.write(marshal.dumps((key, paths, stamps, up_to_date)))
-        os.replace(temporary, os.path.join(state_dir, FILENAME))
+        try:
+            with open(temporary, "wb") as f:
+                f.write(marshal.dumps((key, paths, stamps, up_to_date)))
+            os.replace(temporary, os.path.join(state_dir, FILENAME))
+        except OSError:
+            os.unlink(temporary)  # a full disk: leave no half-written file behind
+            raise
     except OSError:
         pass

@@ -128,8 +128,19 @@ def _write_cache(cache_path, key, source, project) -> None:
 
         ensure_state_dir(os.path.dirname(cache_path))
         temporary = f"{cache_path}.{os.getpid()}.tmp"
-        with open(temporary, "wb") as f:
-            marshal.dump((key, source, payload), f)
-        os.replace(temporary, cache_path)
+        try:
+            with open(temporary, "wb") as f:
+                marshal.dump((key, source, payload), f)
+            os.replace(temporary, cache_path)
+        except OSError:
+            _remove(temporary)  # a full disk: leave no half-written file behind
+            raise
     except OSError:
         pass  # a read-only project still builds; it just parses every time
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -12,7 +12,7 @@ import time
 from .events import Attempt
 from .files import expand_glob, relative_to_cwd
 from .placeholders import GLOB_MARK, expand_globs, quote
-from .sig import signal
+from .sig import not_interrupted, signal
 
 try:  # the lock alone, without importing threading
     from _thread import allocate_lock
@@ -388,7 +388,13 @@ class ProcessRunner:
         self._finish(job, exit_code)
 
     def _spawn(self, job: _Job, argv: list[str]) -> int | None:
-        """Start argv for job; None once it runs, else the exit code of a failed start."""
+        """Start argv for job; None once it runs, else the exit code of a failed start.
+
+        A Ctrl-C waits until the process is registered, or it would run on unstopped."""
+        with not_interrupted():
+            return self._spawn_registered(job, argv)
+
+    def _spawn_registered(self, job: _Job, argv: list[str]) -> int | None:
         job.status = job.process = None  # the previous command's
         try:
             read_end, write_end = os.pipe()

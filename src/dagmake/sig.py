@@ -10,11 +10,14 @@ try:
 except ImportError:  # pragma: no cover - another Python
     import signal
 
-__all__ = ["interrupts", "signal", "sigterm_as_interrupt"]
+__all__ = ["interrupts", "not_interrupted", "signal", "sigterm_as_interrupt"]
 
 # How many stop signals arrived while the outermost sigterm_as_interrupt was active.
 _received = 0
 _depth = 0
+# How deep in not_interrupted() sections, and whether a stop signal came meanwhile.
+_deferred = 0
+_pending = False
 
 
 def interrupts() -> int:
@@ -70,8 +73,33 @@ class sigterm_as_interrupt:
             signal.signal(signum, signal.SIG_IGN if self.final and _received else previous)
 
 
+class not_interrupted:
+    """A section the first stop signal must not cut short: its KeyboardInterrupt is
+    raised when the section ends instead.
+
+    Starting a command and registering its process is one: interrupted in between, the
+    process would run on with nobody to stop it.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self):
+        global _deferred
+        _deferred += 1
+
+    def __exit__(self, *exc):
+        global _deferred, _pending
+        _deferred -= 1
+        if _pending and not _deferred:
+            _pending = False
+            raise KeyboardInterrupt
+
+
 def _interrupt(signum, frame):
-    global _received
+    global _received, _pending
     _received += 1
     if _received == 1:
+        if _deferred:
+            _pending = True
+            return
         raise KeyboardInterrupt

@@ -31,3 +31,20 @@ def test_a_released_lock_leaves_no_pid_behind(tmp_path):
     assert (tmp_path / "lock").read_text() == f"{os.getpid()}\n"
     lock.release()
     assert (tmp_path / "lock").read_text() == ""
+
+
+def test_a_lock_whose_pid_cannot_be_written_is_a_lock_error_and_not_held(tmp_path, monkeypatch):
+    # a full disk: the pid cannot be written, and nothing of the build could be recorded
+    import errno
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    state_dir = str(tmp_path / ".dagmake")
+    monkeypatch.setattr(os, "pwrite", full)
+    with pytest.raises(LockError, match=r"cannot write .*lock: No space left on device") as caught:
+        ProjectLock(state_dir).acquire()
+    assert caught.value.exit_code == 2
+    monkeypatch.undo()
+    with ProjectLock(state_dir) as lock:  # it was let go
+        lock.acquire()

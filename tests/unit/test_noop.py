@@ -98,3 +98,26 @@ def test_the_same_target_text_from_another_directory_is_another_question(tmp_pat
     assert noop.check(project.pipefile, {}, ["x.txt"]) == 1
     monkeypatch.chdir(tmp_path / "two")  # there x.txt may be another task's output
     assert noop.check(project.pipefile, {}, ["x.txt"]) is None
+
+
+def test_an_answer_that_cannot_be_saved_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    project = project_at(tmp_path)
+    before = set(os.listdir(tmp_path / ".dagmake"))
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    real_open = open
+
+    def open_then_full(path, mode="r", *args, **kwargs):
+        f = real_open(path, mode, *args, **kwargs)
+        if "w" in mode:
+            f.write = full  # the file exists; writing it fails
+        return f
+
+    monkeypatch.setattr("builtins.open", open_then_full)
+    noop.save(project, [], seen_now(tmp_path), 1)
+    monkeypatch.undo()
+    assert set(os.listdir(tmp_path / ".dagmake")) == before

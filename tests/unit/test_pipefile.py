@@ -1847,3 +1847,16 @@ def test_a_shell_with_an_option_after_a_tab_is_a_command_line_too():
     error = load_error('[settings]\nshell = "bash\\t-e"\n[tasks.a]\ncmd = "true"\n')
     assert "'shell' must be a program, not a command line" in str(error)
     assert 'write shell = "bash"' in str(error)
+
+
+def test_a_parse_cache_that_cannot_be_written_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+    import marshal
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    path = write(PIPEFILE)
+    monkeypatch.setattr(marshal, "dump", full)
+    load(path)  # builds all the same, unremembered
+    assert os.listdir(tmp_path / ".dagmake") == [".gitignore"]

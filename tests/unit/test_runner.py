@@ -800,3 +800,46 @@ def test_a_full_disk_under_the_log_fails_the_attempt(runner, logs, tmp_path):
     assert not attempt.ok
     assert attempt.error == "cannot write its log (No space left on device)"
     assert os.path.islink(logs / "t.log")  # written through, never replaced
+
+
+def test_a_ctrl_c_as_a_command_starts_lets_it_be_registered_and_stopped(runner, logs, monkeypatch):
+    # the worst moment: the process exists, and the runner has not yet noted its pid
+    from dagmake.sig import sigterm_as_interrupt
+
+    spawn = os.posix_spawn
+    pids = []
+
+    def spawn_then_ctrl_c(*args, **kwargs):
+        pids.append(spawn(*args, **kwargs))
+        os.kill(os.getpid(), signal.SIGINT)
+        return pids[-1]
+
+    monkeypatch.setattr(os, "posix_spawn", spawn_then_ctrl_c)
+    try:
+        with sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+            runner.start(task("t", "sleep 30"), 1, str(logs / "t.log"))
+            time.sleep(5)  # (not reached: the interrupt comes once the pid is noted)
+        runner.terminate_all()
+        [(_, attempt)] = pump_until(runner, lambda: not runner.busy(), timeout=5)
+        assert attempt.interrupted
+        assert wait_until(lambda: process_gone(pids[0]), timeout=5)
+    finally:
+        for pid in pids:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def test_a_stop_signal_inside_a_section_not_to_be_cut_is_raised_at_its_end():
+    from dagmake.sig import not_interrupted, sigterm_as_interrupt
+
+    reached = []
+    with sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+        with not_interrupted():
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # a signal is handled between two bytecodes
+                pass
+            reached.append("end of the section")
+        reached.append("after it")
+    assert reached == ["end of the section"]
