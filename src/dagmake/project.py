@@ -9,8 +9,9 @@ from .errors import PipefileError
 from .files import find_pipefile as find
 from .task import Task
 
-CACHE_FORMAT = 11  # 5, 8, 9: stricter validation; 6: relative paths; 7: env sorted; 10: 3.10
-# 11: globs in a command's {{inputs}} marked
+CACHE_FORMAT = 12  # 5, 8, 9: stricter validation; 6: relative paths; 7: env sorted; 10: 3.10
+# 11: globs in a command's {{inputs}} marked; 12: paths through symlinks (to the project, in
+# a cwd) worked out from where they lead
 
 
 class Settings:
