@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import DagmakeError, UsageError, printable
+from .errors import DagmakeError, TargetError, UsageError, printable
 from .files import shown as _display
 from .sig import sigterm_as_interrupt
 
@@ -537,16 +537,26 @@ def _history(options: Options) -> int:
     task = options.targets[0] if options.targets else None
     state_dir = os.path.join(os.path.dirname(pipefile), ".dagmake")
 
+    load_errors = []
+
     def defined() -> dict[str, bool]:
         from .project import load
 
         try:
             tasks = load(pipefile, write_cache=False).graph.tasks
-        except DagmakeError:
+        except DagmakeError as error:
+            load_errors.append(error)
             return {}  # a Pipefile that does not load: the history still shows
         return {name: task.is_group for name, task in tasks.items()}
 
-    text = show(state_dir, task, limit=options.limit or 10, as_json=options.json, defined=defined)
+    try:
+        text = show(
+            state_dir, task, limit=options.limit or 10, as_json=options.json, defined=defined
+        )
+    except TargetError:
+        if load_errors:  # not "unknown task": the Pipefile that would define it is broken
+            raise load_errors[0] from None
+        raise
     sys.stdout.write(text)
     return 0
 

@@ -106,9 +106,26 @@ def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Sett
             file=shown,
             line=getattr(error, "lineno", None),
             column=getattr(error, "colno", None),
+            hint=_toml_hint(message),
         )
     validator = _Validator(text, shown, os.path.dirname(pipefile), os.path.basename(pipefile))
     return validator.validate(document, overrides)
+
+
+def _toml_hint(message: str) -> str | None:
+    """What to do about the TOML mistakes made most: a fix in Pipefile terms."""
+    if message == "Invalid value":
+        return 'text needs quotes (cmd = "echo hi"); a list is [...], a table { ... }'
+    if message in ("Unterminated string", "Illegal character '\\n'"):
+        return (
+            "close the string on the line it starts, with the quote it starts with; "
+            'for several lines use """...""" (or a list of commands)'
+        )
+    if message.startswith("Unescaped '\\'"):
+        return "write \\\\ for a backslash, or use a 'literal string', which keeps \\ as it is"
+    if message.startswith("Expected ']' at the end of a table declaration"):
+        return 'a name other than ASCII letters, digits, _ and - needs quotes: [tasks."a b"]'
+    return None
 
 
 def parse_graph(source: bytes, pipefile: str, overrides: dict[str, str]):

@@ -499,3 +499,11 @@ def test_the_paths_of_standard_streams_are_written_through_their_descriptor(path
 
     assert descriptor_of(path) == number
     assert descriptor_of("out/stdout") is None
+
+
+def test_history_of_a_task_in_a_pipefile_that_does_not_load_shows_the_pipefile_error(project):
+    project.pipefile('[tasks.a]\ncmd = "echo\n')
+    result = project.run("--history", "a")
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("dagmake: Pipefile.toml:2:12: invalid TOML"), result.stderr
+    assert "unknown task" not in result.stderr

@@ -1860,3 +1860,20 @@ def test_a_parse_cache_that_cannot_be_written_leaves_no_temporary_file(tmp_path,
     monkeypatch.setattr(marshal, "dump", full)
     load(path)  # builds all the same, unremembered
     assert os.listdir(tmp_path / ".dagmake") == [".gitignore"]
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("[tasks.a]\ncmd = echo\n", 'text needs quotes (cmd = "echo hi")'),
+        ('[tasks.a]\ncmd = "echo\n', "close the string on the line it starts"),
+        ('[tasks.a]\ncmd = "echo', "close the string on the line it starts"),
+        ('[tasks.a]\ncmd = "echo \\d"\n', "write \\\\ for a backslash, or use a 'literal string'"),
+        ('[tasks.café]\ncmd = "x"\n', "a name other than ASCII letters, digits, _ and -"),
+    ],
+    ids=["unquoted", "unclosed", "unclosed at the end", "backslash", "unicode name"],
+)
+def test_common_toml_mistakes_get_a_hint(text, hint):
+    message = str(load_error(text))
+    assert "invalid TOML" in message
+    assert f"hint: {hint}" in message, message
