@@ -382,11 +382,25 @@ class _Validator:
                         )
                 else:
                     suggestion = did_you_mean(key, allowed)
+                    if not suggestion:  # close to another tool's word: 'enviroment'
+                        import difflib
+
+                        words = [word for word, ours in SYNONYMS.items() if ours in allowed]
+                        close = difflib.get_close_matches(key.lower(), words, n=1, cutoff=0.8)
+                        if close:
+                            suggestion = f", did you mean '{SYNONYMS[close[0]]}'?"
                 if not suggestion and key in SETTINGS_KEYS and section != "settings":
                     # a key written above every table header, or under the wrong one
                     hint = f"'{key}' is a setting: write it under a [settings] line"
                 elif not suggestion and key in TASK_KEYS and not task:
                     hint = f"'{key}' belongs to a task: write it under [tasks.NAME]"
+                elif (
+                    not task
+                    and not section
+                    and isinstance(table[key], dict)
+                    and any(k in TASK_KEYS for k in table[key])
+                ):  # [extract] with a cmd: a task without its [tasks.] prefix
+                    hint = f"a task is declared as [tasks.{key}]"
                 if (
                     task
                     and isinstance(table[key], dict)
@@ -616,7 +630,11 @@ class _Validator:
         if value is None:
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            example = f'{key} = ["{value}"]' if isinstance(value, str) else f'{key} = ["a", "b"]'
+            example = (
+                f'{key} = ["{value}"]'
+                if isinstance(value, str) and value.strip()
+                else f'{key} = ["a", "b"], or {key} = [] for none'
+            )
             raise self.error(
                 f"'{key}' must be a list of non-empty strings, "
                 f"not {_type_name(value)} {_short(value)}",

@@ -1877,3 +1877,28 @@ def test_common_toml_mistakes_get_a_hint(text, hint):
     message = str(load_error(text))
     assert "invalid TOML" in message
     assert f"hint: {hint}" in message, message
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (
+            '[tasks.a]\ncmd = "x"\nenviroment = {}\n',
+            ["unknown key 'enviroment', did you mean 'env'?"],
+        ),
+        (
+            '[extract]\ncmd = "x"\n',
+            ["unknown key 'extract'", "hint: a task is declared as [tasks.extract]"],
+        ),
+        (
+            '[tasks.a]\ncmd = "x"\ninputs = ""\n',
+            ['hint: write inputs = ["a", "b"], or inputs = [] for none'],
+        ),
+        ('[tasks.a]\ncmd = "x"\noutputs = "o.csv"\n', ['hint: write outputs = ["o.csv"]']),
+    ],
+    ids=["misspelt synonym", "task without tasks.", "empty string list", "string list"],
+)
+def test_hints_that_name_the_fix(text, fragments):
+    message = str(load_error(text))
+    for fragment in fragments:
+        assert fragment in message, message
