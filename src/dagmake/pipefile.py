@@ -772,10 +772,14 @@ class _Validator:
                     part.isidentifier() for part in (*module.split("."), *function.split("."))
                 )
             ):
+                dotted = module.removesuffix(".py").replace("/", ".").strip(".")
                 raise self.error(
                     f"'python' must look like \"package.module:function\", not {python!r}",
                     task=name,
                     key="python",
+                    hint=f'name the module, not its file: python = "{dotted}:{function}"'
+                    if ("/" in module or module.endswith(".py")) and dotted and function
+                    else None,
                 )
         inputs = self.string_list(body, "inputs", task=name) or ()
         outputs = self.string_list(body, "outputs", task=name) or ()

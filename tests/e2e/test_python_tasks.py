@@ -490,3 +490,15 @@ def test_each_error_of_an_exception_group_is_shown(project):
     assert "| ValueError: fetch 1 failed: HTTP 503" in log, log
     assert "| ValueError: fetch 2 failed: HTTP 503" in log, log
     assert 'fetch.py", line 4, in one' in log
+
+
+def test_a_python_task_named_by_its_file_says_to_name_the_module(project):
+    project.write("mod.py", "def f():\n    pass\n")
+    project.pipefile('[tasks.a]\npython = "mod.py:f"\n')
+    result = project.run()
+    assert result.returncode == 1, result
+    assert 'name the module, not its file: python = "mod:f"' in result.stdout
+    project.pipefile('[tasks.a]\npython = "pipeline/clean.py:f"\n')
+    result = project.run()
+    assert result.returncode == 2, result
+    assert 'hint: name the module, not its file: python = "pipeline.clean:f"' in result.stderr
