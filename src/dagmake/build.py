@@ -86,7 +86,8 @@ def _snapshot_task(project, task, seen, root_fd, inputs, outputs, strict=True, r
             raise _input_error(
                 project,
                 task,
-                f"input '{path}' does not exist and no task produces it",
+                f"input '{path}' does not exist and no task produces it"
+                + _close_paths(project, path),
                 "dagmake does not expand ~ or $VARIABLES in paths: write the path itself"
                 if path == "~" or path.startswith("~/") or "$" in path
                 else "create the file, fix the path, or add a task that outputs it",
@@ -180,6 +181,21 @@ def _after_may_write(graph, task, pattern: str) -> bool:
                 if files.glob_may_match_under(output, pattern):
                     return True
     return False
+
+
+def _close_paths(project, path: str) -> str:
+    """ ", did you mean 'x'?" for a file beside a missing input, or an output, spelt alike."""
+    from .errors import did_you_mean
+
+    directory = os.path.dirname(path)
+    try:
+        beside = [
+            os.path.join(directory, name)
+            for name in os.listdir(os.path.join(project.root, directory or "."))
+        ]
+    except OSError:
+        beside = []
+    return did_you_mean(path, [*beside, *project.graph.producers])
 
 
 def _input_error(project, task, message: str, hint: str) -> GraphError:

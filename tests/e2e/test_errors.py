@@ -641,3 +641,24 @@ def test_a_missing_input_written_with_tilde_or_a_variable_says_they_are_not_expa
     result = project.run()
     assert_user_error(result, f"input '{path}' does not exist")
     assert "dagmake does not expand ~ or $VARIABLES in paths" in result.stderr
+
+
+def test_a_missing_input_spelt_like_a_file_beside_it_or_an_output_gets_a_suggestion(project):
+    project.write("data/users.csv", "u\n")
+    project.pipefile(
+        """\
+        [tasks.make]
+        cmd = "touch report.csv"
+        outputs = ["report.csv"]
+
+        [tasks.a]
+        cmd = "true"
+        inputs = ["data/user.csv", "reports.csv"]
+        """
+    )
+    result = project.run("-n")
+    assert result.returncode == 2, result
+    assert "input 'data/user.csv' does not exist and no task produces it, did you mean" in (
+        result.stderr
+    )
+    assert "'data/users.csv'?" in result.stderr
