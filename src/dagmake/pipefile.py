@@ -273,7 +273,11 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
         # ([tasks.a.env] without [tasks.a]), inline tables (tasks.a = {...})
         starts = [f"{task}=", f"tasks.{task}=", f'"{task}"=']
         if key:
-            starts = [f"tasks.{task}.{key}=", f"{task}.{key}=", f"[tasks.{task}.{key}]", *starts]
+            starts = [
+                *(f"{prefix}{task}.{key}{end}" for prefix in ("tasks.", "") for end in "=."),
+                f"[tasks.{task}.{key}]",
+                *starts,
+            ]
         for start in starts:
             for number, line in enumerate(lines, 1):
                 if line.strip().replace(" ", "").startswith(start):
@@ -292,10 +296,9 @@ def _find_subkey_line(lines: list[str], task: str, table: str, name: str) -> int
     """The line of NAME = ... under [tasks.TASK.TABLE], or of TABLE.NAME = ... under
     [tasks.TASK]; None when it is written some other way (an inline table)."""
     names = tuple(n.replace(" ", "") for n in (f"{name}=", f'"{name}"=', f"'{name}'="))
-    dotted = tuple(
-        n.replace(" ", "") for n in (f"{table}.{name}=", f'{table}."{name}"=', f"{table}.'{name}'=")
-    )
-    within = None
+    dotted = tuple(f"{table}.{n}" for n in names)
+    in_tasks = tuple(f"{task}.{n}" for n in dotted)
+    within = tuple(f"tasks.{n}" for n in in_tasks)  # tasks.a.env.X = ..., before any table
     for number, line in enumerate(lines, 1):
         stripped = line.strip().replace(" ", "")
         if stripped.startswith("["):
@@ -304,6 +307,7 @@ def _find_subkey_line(lines: list[str], task: str, table: str, name: str) -> int
                 f'[tasks."{task}".{table}]': names,
                 f"[tasks.{task}]": dotted,
                 f'[tasks."{task}"]': dotted,
+                "[tasks]": in_tasks,
             }.get(stripped)
         elif within and stripped.startswith(within):
             return number
@@ -339,19 +343,30 @@ class _Validator:
     def _section_line(self, section: str, key: str | None) -> int | None:
         inside = False
         found = None
+        keys = (
+            tuple(k.replace(" ", "") for k in (key + "=", f'"{key}"=', f"'{key}'="))
+            if key is not None
+            else ()
+        )
         for number, line in enumerate(self.lines, 1):
             stripped = line.strip().replace(" ", "")
             if stripped == f"[{section}]":
                 inside = True
                 found = number
                 continue
-            if inside:
-                if stripped.startswith("["):
+            if stripped.startswith("["):
+                if inside:
                     break
-                if key is not None and stripped.startswith(
-                    tuple(k.replace(" ", "") for k in (key + "=", f'"{key}"=', f"'{key}'="))
-                ):
-                    return number
+                continue
+            if inside and keys and stripped.startswith(keys):
+                return number
+            # settings.jobs = 0, written dotted above the tables
+            if (
+                not inside
+                and stripped.startswith(f"{section}.")
+                and (not keys or stripped[len(section) + 1 :].startswith(keys))
+            ):
+                return number
         return found
 
     def _top_line(self, key: str) -> int | None:

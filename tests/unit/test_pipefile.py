@@ -666,8 +666,17 @@ def test_load_error_names_file_line_and_problem(text, line, fragments):
         ('[tasks]\nb = { cmd = "y" }\na = { cmd = "x", bogus = 1 }\n', 3, "unknown key 'bogus'"),
         ('[tasks.b]\ncmd = "y"\n[[tasks.a]]\ncmd = "x"\n', 3, "task 'a': must be a table"),
         ('[env]\nOK = "1"\n"A B" = "{{nope}}"\n[tasks.a]\ncmd = "x"\n', 3, "in [env] 'A B'"),
+        ('tasks.a.cmd = "true"\ntasks.a.env.X = false\n', 2, "'env.X' must be a string"),
+        ('[tasks]\na.cmd = "true"\na.env.X = false\n', 3, "'env.X' must be a string"),
+        ('tasks.a.cmd = "true"\ntasks.a.resources.cpu = -1\n', 2, "'resources.cpu' must be 0"),
+        ('# jobs\nsettings.jobs = 0\n[tasks.a]\ncmd = "x"\n', 2, "'jobs' must be a whole"),
+        ('env.X = false\n[tasks.a]\ncmd = "x"\n', 1, "'env.X' must be a string"),
     ],
-    ids=["dotted", "single-quoted", "spaced", "dotted-type", "inline", "inline-2", "aot", "env"],
+    ids=[
+        *("dotted", "single-quoted", "spaced", "dotted-type", "inline", "inline-2", "aot"),
+        *("env", "tasks-dotted-env", "tasks-table-dotted-env", "dotted-resources"),
+        *("dotted-settings", "dotted-env"),
+    ],
 )
 def test_an_error_points_at_the_key_however_it_is_written(text, line, fragment):
     message = str(load_error(text))
