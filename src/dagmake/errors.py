@@ -83,7 +83,7 @@ def did_you_mean(word: str, choices) -> str:
     """Return ", did you mean 'x'?" for the closest choice, or "" when none is close."""
     import difflib  # only on the error path
 
-    choices = list(choices)
+    choices = list(dict.fromkeys(choices))  # a task named like its output: offered once
     # a name typed in another case ('EXTRACT', 'B') is the closest match of all
     close = [choice for choice in choices if choice.lower() == word.lower()][:3]
     if not close:

@@ -212,7 +212,7 @@ class Graph:
         readers = [
             name
             for name in self.order
-            if any(path in self.tasks[name].inputs for path in candidates)
+            if any(_reads(self.tasks[name].inputs, path) for path in candidates)
         ]
         if readers:
             raise _an_input(pattern, readers, what)
@@ -242,6 +242,17 @@ def _an_input(pattern: str, readers: list[str], what: str) -> TargetError:
         "not an output: no task produces it",
         hint=hint,
     )
+
+
+def _reads(inputs, path: str) -> bool:
+    """Whether a task with these inputs reads path: named, inside a directory input, or
+    matched by a glob."""
+    for pattern in inputs:
+        if pattern == path or path.startswith(pattern.rstrip("/") + "/"):
+            return True
+        if is_glob(pattern) and compile_glob(pattern).match(path):
+            return True
+    return False
 
 
 def _producers_of(path: str, producers: dict[str, str], outputs_sorted: list[str]):

@@ -256,3 +256,32 @@ def test_a_default_target_that_names_nothing_is_a_load_error(project):
     assert result.returncode == 2, result
     assert "Pipefile.toml:2: unknown default target 'nothing_*'" in result.stderr
     assert "a task name, a glob of task names or an output path" in result.stderr
+
+
+def test_a_source_file_read_through_a_glob_or_a_directory_input_is_named_as_such(project):
+    project.write("in/a.csv", "1\n")
+    project.pipefile(
+        """\
+        [tasks.merge]
+        cmd = "cat {{inputs}} > all.csv"
+        inputs = ["in/*.csv"]
+        outputs = ["all.csv"]
+
+        [tasks.lst]
+        cmd = "ls in > list.txt"
+        inputs = ["in"]
+        outputs = ["list.txt"]
+        """
+    )
+    for args in (["in/a.csv"], ["--force", "in/a.csv"]):
+        result = project.run(*args)
+        assert result.returncode == 2, result
+        assert "'in/a.csv' is an input of tasks 'merge', 'lst', not an output" in result.stderr
+        assert "unknown target" not in result.stderr
+
+
+def test_a_task_named_like_its_output_is_suggested_once(project):
+    project.pipefile('[tasks.report]\ncmd = "echo r > report"\noutputs = ["report"]\n')
+    result = project.run("reprot")
+    assert result.returncode == 2, result
+    assert "did you mean 'report'?" in result.stderr
