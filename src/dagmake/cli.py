@@ -397,9 +397,9 @@ def run(options: Options) -> int:
 
 def _to_a_descriptor(path: str) -> bool:
     """Whether a report went to /dev/stdout or the like: what it says is there to see."""
-    from .report import descriptor_of
+    from .report import is_a_stream
 
-    return descriptor_of(path) is not None
+    return is_a_stream(path)
 
 
 def _reporters(project, options: Options):

@@ -507,3 +507,23 @@ def test_history_of_a_task_in_a_pipefile_that_does_not_load_shows_the_pipefile_e
     assert result.returncode == 2, result
     assert result.stderr.startswith("dagmake: Pipefile.toml:2:12: invalid TOML"), result.stderr
     assert "unknown task" not in result.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/fd/1"), reason="needs /dev/fd")
+def test_a_trace_to_a_link_to_stdout_is_written_through_it(pipeline, tmp_path):
+    os.symlink("/dev/fd/1", pipeline.path("t.json"))
+    out = tmp_path / "out.txt"
+    out.write_text("before\n")
+    with open(out, "a") as stdout:
+        completed = subprocess.run(
+            [*dagmake_command(), "--trace", "t.json"],
+            cwd=pipeline.root,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert completed.returncode == 0, completed.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "before"  # the file stdout goes to is written to, not replaced
+    assert json.loads(lines[-1])["traceEvents"]
+    assert os.path.islink(pipeline.path("t.json"))

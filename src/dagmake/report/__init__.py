@@ -18,6 +18,8 @@ def write_atomically(path: str, text: str) -> None:
     directly.
     """
     descriptor = descriptor_of(path)
+    if descriptor is None:
+        descriptor = _standard_stream_at(path)
     if descriptor is not None:
         import sys
 
@@ -43,6 +45,28 @@ def write_atomically(path: str, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def is_a_stream(path: str) -> bool:
+    """Whether a report to path goes out through stdout or stderr (or another descriptor)."""
+    return descriptor_of(path) is not None or _standard_stream_at(path) is not None
+
+
+def _standard_stream_at(path: str) -> int | None:
+    """1 or 2 when path leads to what stdout or stderr is (a link to /dev/stdout, or to
+    the file stdout goes to): replacing it would take the run's own lines with it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    for number in (1, 2):
+        try:
+            standard = os.fstat(number)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (standard.st_dev, standard.st_ino):
+            return number
+    return None
 
 
 def descriptor_of(path: str) -> int | None:
