@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         from .console import stand_in_for_closed_streams
 
         stand_in_for_closed_streams()
+    if called_as_program:
+        sys.stderr = _Unfailing(sys.stderr)
     # A task's output, or a path, that stdout's encoding cannot show (PYTHONIOENCODING,
     # a Latin-1 locale) is shown escaped, as stderr does: never a UnicodeEncodeError
     # that stops the build halfway.
@@ -260,6 +262,29 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         _print_error(f"cannot write the output: {error.strerror or error}")
         return 1
+
+
+class _Unfailing:
+    """stderr that cannot fail the run: messages that cannot be written (2>/dev/full) are
+    lost, and the exit code still tells how the run went."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError:
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _say_nothing_to_do(up_to_date: int) -> None:

@@ -429,3 +429,22 @@ def test_a_line_longer_than_what_is_read_of_the_log_shows_its_end(project, comma
     assert ends, shown
     assert ends[0].endswith("x" * 900 + ("" if code == 0 else "end"))
     assert len(ends[0]) < 1100  # the end of the line, not all of it
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(["-B", "a"], 0), (["-B", "-q", "a"], 0), (["warns"], 0), (["nosuch"], 2), (["fails"], 1)],
+    ids=["build", "quiet", "a warning", "usage error", "failure"],
+)
+def test_stderr_that_cannot_be_written_leaves_the_exit_code_alone(project, args, code):
+    project.pipefile(
+        '[tasks.a]\ncmd = "echo hi >&2; touch a.txt"\noutputs = ["a.txt"]\n\n'
+        '[tasks.fails]\ncmd = "exit 3"\n\n'
+        '[tasks.warns]\ncmd = "true"\nresources = { gpu = 1 }\n'  # ignored here: a warning
+    )
+    with open("/dev/full", "w") as full:
+        completed = subprocess.run(
+            [*dagmake_command(), *args], cwd=project.root, stdout=subprocess.PIPE, stderr=full
+        )
+    assert completed.returncode == code, completed.stdout
