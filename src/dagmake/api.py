@@ -53,9 +53,14 @@ def _project(project):
 def _targets(targets) -> tuple[str, ...]:
     if targets is None:
         return ()
-    if isinstance(targets, str):
-        return (targets,)  # one target, not one per letter
-    targets = tuple(targets)
+    if isinstance(targets, (str, os.PathLike)):
+        return (os.fspath(targets),)  # one target, not one per letter
+    try:
+        targets = tuple(os.fspath(t) if isinstance(t, os.PathLike) else t for t in targets)
+    except TypeError:
+        raise UsageError(
+            f"targets must be a string or a list of strings, not {targets!r}"
+        ) from None
     for target in targets:
         if not isinstance(target, str):
             raise UsageError(

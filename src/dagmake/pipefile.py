@@ -44,11 +44,12 @@ _BOM = b"\xef\xbb\xbf"
 # 'resources')
 SYNONYMS = {
     **dict.fromkeys(("depends_on", "deps", "needs", "requires", "depends"), "after"),
+    **dict.fromkeys(("need", "require", "dependencies", "prerequisites", "wait_for"), "after"),
     **dict.fromkeys(("working_dir", "workdir", "dir", "directory"), "cwd"),
     **dict.fromkeys(("environment", "environ"), "env"),
-    **dict.fromkeys(("run", "command", "commands", "script", "shell"), "cmd"),
-    **dict.fromkeys(("targets", "produces", "outs"), "outputs"),
-    **dict.fromkeys(("sources", "srcs", "deps_files"), "inputs"),
+    **dict.fromkeys(("run", "command", "commands", "script", "scripts", "shell"), "cmd"),
+    **dict.fromkeys(("targets", "produces", "produce", "outs", "targets_files"), "outputs"),
+    **dict.fromkeys(("sources", "source", "srcs", "src", "deps_files", "file_dep"), "inputs"),
     **dict.fromkeys(("description", "desc", "doc"), "help"),
     "retry": "retries",
 }
@@ -106,14 +107,27 @@ def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Sett
             file=shown,
             line=getattr(error, "lineno", None),
             column=getattr(error, "colno", None),
-            hint=_toml_hint(message),
+            hint=_toml_hint(message, _word_at(text, line, getattr(error, "colno", None))),
         )
     validator = _Validator(text, shown, os.path.dirname(pipefile), os.path.basename(pipefile))
     return validator.validate(document, overrides)
 
 
-def _toml_hint(message: str) -> str | None:
+def _word_at(text: str, line: int | None, column: int | None) -> str:
+    """The word a TOML error points at (for its hint)."""
+    if not line or not column:
+        return ""
+    lines = text.splitlines()
+    rest = lines[line - 1][column - 1 :] if line <= len(lines) else ""
+    return rest.split(None, 1)[0].rstrip(",]}") if rest.strip() else ""
+
+
+def _toml_hint(message: str, word: str = "") -> str | None:
     """What to do about the TOML mistakes made most: a fix in Pipefile terms."""
+    if message == "Invalid value" and word.lower() in ("true", "false", "yes", "no"):
+        return "a boolean is written true or false, in lowercase"
+    if message == "Invalid value" and word in ("None", "null", "nil"):
+        return "TOML has no null: leave the key out"
     if message == "Invalid value":
         return 'text needs quotes (cmd = "echo hi"); a list is [...], a table { ... }'
     if message in ("Unterminated string", "Illegal character '\\n'"):

@@ -1875,12 +1875,17 @@ def test_a_parse_cache_that_cannot_be_written_leaves_no_temporary_file(tmp_path,
     ("text", "hint"),
     [
         ("[tasks.a]\ncmd = echo\n", 'text needs quotes (cmd = "echo hi")'),
+        ('[tasks.a]\ncmd = "x"\nalways = True\n', "a boolean is written true or false"),
+        ('[tasks.a]\ncmd = "x"\ntimeout = None\n', "TOML has no null: leave the key out"),
         ('[tasks.a]\ncmd = "echo\n', "close the string on the line it starts"),
         ('[tasks.a]\ncmd = "echo', "close the string on the line it starts"),
         ('[tasks.a]\ncmd = "echo \\d"\n', "write \\\\ for a backslash, or use a 'literal string'"),
         ('[tasks.café]\ncmd = "x"\n', "a name other than ASCII letters, digits, _ and -"),
     ],
-    ids=["unquoted", "unclosed", "unclosed at the end", "backslash", "unicode name"],
+    ids=[
+        *("unquoted", "True", "None"),
+        *("unclosed", "unclosed at the end", "backslash", "unicode name"),
+    ],
 )
 def test_common_toml_mistakes_get_a_hint(text, hint):
     message = str(load_error(text))
@@ -1904,8 +1909,13 @@ def test_common_toml_mistakes_get_a_hint(text, hint):
             ['hint: write inputs = ["a", "b"], or inputs = [] for none'],
         ),
         ('[tasks.a]\ncmd = "x"\noutputs = "o.csv"\n', ['hint: write outputs = ["o.csv"]']),
+        ('[tasks.a]\ncmd = "x"\nsource = []\n', ["unknown key 'source', did you mean 'inputs'?"]),
+        ('[tasks.a]\ncmd = "x"\nfile_dep = []\n', ["did you mean 'inputs'?"]),
     ],
-    ids=["misspelt synonym", "task without tasks.", "empty string list", "string list"],
+    ids=[
+        *("misspelt synonym", "task without tasks.", "empty string list", "string list"),
+        *("source", "doit's file_dep"),
+    ],
 )
 def test_hints_that_name_the_fix(text, fragments):
     message = str(load_error(text))
