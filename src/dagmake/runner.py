@@ -12,7 +12,7 @@ import time
 from .events import Attempt
 from .files import expand_glob, relative_to_cwd
 from .placeholders import GLOB_MARK, expand_globs, quote
-from .sig import not_interrupted, signal
+from .sig import interrupts, not_interrupted, signal
 
 try:  # the lock alone, without importing threading
     from _thread import allocate_lock
@@ -297,6 +297,10 @@ class ProcessRunner:
 
         Output lines reach each job's on_line from in here, on the calling thread.
         """
+        if interrupts() and not self._stopping:
+            # a stop signal whose KeyboardInterrupt got lost (raised where Python ignores
+            # exceptions, e.g. a callback during an import): stop all the same
+            raise KeyboardInterrupt
         if not self._done and (self._jobs or timeout is not None):
             for fd, _ in self._poller.poll(self._poll_timeout(timeout)):
                 entry = self._fds.get(fd)

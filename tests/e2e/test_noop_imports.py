@@ -106,3 +106,20 @@ def test_the_command_caches_its_own_bytecode_under_pythondontwritebytecode(tmp_p
     assert list((copy / "__pycache__").glob("cli.*.pyc")), "the launcher's modules were not cached"
     # the user's own processes still see the variable
     assert (project / "seen.txt").read_text() == "1\n"
+
+
+def test_a_ctrl_c_while_the_launcher_imports_dagmake_exits_130_without_a_traceback(tmp_path):
+    fake = tmp_path / "site" / "dagmake"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "cli.py").write_text("raise KeyboardInterrupt  # as if Ctrl-C came right now\n")
+    completed = subprocess.run(
+        [sys.executable, "-S", str(LAUNCHER)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"},
+    )
+    assert completed.returncode == 130, completed
+    assert "Traceback" not in completed.stderr

@@ -843,3 +843,18 @@ def test_a_stop_signal_inside_a_section_not_to_be_cut_is_raised_at_its_end():
             reached.append("end of the section")
         reached.append("after it")
     assert reached == ["end of the section"]
+
+
+def test_a_stop_signal_whose_interrupt_was_lost_still_stops_the_tasks(runner, logs, monkeypatch):
+    # Python ignores an exception raised where it cannot propagate (a callback during an
+    # import): the signal was counted, its KeyboardInterrupt never came
+    from dagmake import sig
+
+    runner.start(task("t", "sleep 30"), 1, str(logs / "t.log"))
+    with sig.sigterm_as_interrupt():
+        monkeypatch.setattr(sig, "_received", 1)
+        with pytest.raises(KeyboardInterrupt):
+            runner.wait(timeout=0.1)
+    runner.terminate_all()
+    [(_, attempt)] = pump_until(runner, lambda: not runner.busy(), timeout=5)
+    assert attempt.interrupted
