@@ -186,6 +186,7 @@ def relevance(project, tasks=None):
     patterns = []
     matched: set[str] = set()  # what the globs matched: its deletion is a change
     held: set[str] = set()  # what input directories hold: likewise
+    aliases: dict[str, str] = {}  # a symlinked directory in a glob's tree: real -> as linked
     for task in project.tasks if tasks is None else tasks:
         for path in task.inputs:
             if files.is_glob(path):
@@ -198,11 +199,13 @@ def relevance(project, tasks=None):
                     # through a symlinked directory: events come under the real path
                     rest = path[len(prefix) :]
                     patterns.append((files.compile_glob(real + rest), True))
+                aliases.update(_linked_directories(directory))
             else:
                 full = _absolute(root, path)
                 real = os.path.realpath(full)
                 inputs.add(full)
                 inputs.add(real)  # a symlink's events come from its target
+                inputs.update(_link_chain(full))  # re-pointing a link on the way changes it
                 directory = os.path.dirname(full)
                 if os.path.isdir(real):
                     held.update(_held_in(real, (full, real)))
@@ -232,7 +235,12 @@ def relevance(project, tasks=None):
                 return True
             return path in held
         if not any(regex.match(path if whole else relative) for regex, whole in patterns):
-            return False
+            linked = _as_linked(path, aliases)
+            if linked is None or not any(
+                regex.match(linked if whole else os.path.relpath(linked, root))
+                for regex, whole in patterns
+            ):
+                return False
         # A file that matches a glob counts while it exists, or when it was a match
         # before; one created and removed meanwhile (a task's temporary file, renamed
         # into its output) changed nothing.
@@ -287,10 +295,18 @@ def watch_roots(project, tasks=None) -> list[tuple[str, bool]]:
         for path in task.inputs:
             if files.is_glob(path):
                 directory, recursive = _absolute(root, files.glob_prefix(path)), True
+                # inotify does not follow a symlinked directory inside the tree either
+                for real in _linked_directories(directory):
+                    if not _inside(real, real_root):
+                        roots.add((real, True))
             else:
                 full = os.path.realpath(_absolute(root, path))  # a symlink: watch its target
                 recursive = os.path.isdir(full)
                 directory = full if recursive else os.path.dirname(full)
+                for link in _link_chain(_absolute(root, path)):  # the links on the way too
+                    parent = os.path.realpath(os.path.dirname(link))
+                    if not _inside(parent, real_root) and os.path.isdir(parent):
+                        roots.add((parent, False))
             # inotify does not follow a symlinked directory inside the tree: watch its target
             directory = os.path.realpath(directory)
             if not _inside(directory, real_root) and os.path.isdir(directory):
@@ -355,6 +371,36 @@ def _parents(directory: str, root: str) -> list[str]:
         found.append(directory)
         directory = os.path.dirname(directory)
     return found
+
+
+def _linked_directories(directory: str) -> dict[str, str]:
+    """The symlinked directories inside directory's tree: real path -> path as linked."""
+    found: dict[str, str] = {}
+    for current, directories, _ in os.walk(directory):
+        directories[:] = [name for name in directories if name not in IGNORED_DIRS]
+        for name in directories:
+            linked = os.path.join(current, name)
+            if os.path.islink(linked):
+                found.setdefault(os.path.realpath(linked), linked)
+    return found
+
+
+def _as_linked(path: str, aliases: dict[str, str]) -> str | None:
+    """path, which lies under a symlinked directory's real path, as seen through the link."""
+    for real, linked in aliases.items():
+        if path.startswith(real + os.sep):
+            return linked + path[len(real) :]
+    return None
+
+
+def _link_chain(path: str) -> list[str]:
+    """The symlinks a path leads through to its file, each as an absolute path (path
+    itself included when it is one): `link -> mid -> file` gives [link, mid]."""
+    chain = []
+    while os.path.islink(path) and len(chain) < 40:
+        chain.append(path)
+        path = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
+    return chain
 
 
 def _held_in(directory: str, prefixes) -> set[str]:

@@ -609,6 +609,56 @@ def test_a_symlinked_input_pointed_elsewhere_is_watched_at_its_new_target(start,
     assert w.changed(since) == [["probe.txt"]]
 
 
+LINKED_DEEPER = """\
+[tasks.globbed]
+cmd = "cat {{inputs}} > out/g.txt"
+inputs = ["src/**/*.csv"]
+outputs = ["out/g.txt"]
+
+[tasks.chained]
+cmd = "cat link.txt > out/c.txt"
+inputs = ["link.txt"]
+outputs = ["out/c.txt"]
+
+[tasks.probe]
+cmd = "cp probe.txt out/probe.txt"
+inputs = ["probe.txt"]
+outputs = ["out/probe.txt"]
+"""
+
+
+@pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
+def test_a_link_inside_a_glob_tree_and_a_link_in_the_middle_of_a_chain_are_followed(
+    start, tmp_path, polling
+):
+    root = tmp_path / "project"
+    outside = tmp_path / "outside"
+    write(root / "Pipefile.toml", LINKED_DEEPER)
+    write(root / "src/in/b.csv", "b\n")
+    write(outside / "k.csv", "k1\n")
+    write(root / "t1.txt", "t1\n")
+    write(root / "t2.txt", "t2\n")
+    write(root / "probe.txt", "")
+    (root / "out").mkdir()
+    os.symlink(outside, root / "src/link")  # a directory outside, inside the glob's tree
+    os.symlink("t1.txt", root / "mid")
+    os.symlink("mid", root / "link.txt")  # link.txt -> mid -> t1.txt
+    w = start(root, polling=polling)
+    assert (root / "out/g.txt").read_text() == "b\nk1\n"
+    since = w.mark()
+    write(outside / "k.csv", "k2\n")
+    w.wait_round(since)
+    assert (root / "out/g.txt").read_text() == "b\nk2\n"
+    # the middle link pointed elsewhere: the new target is the input now
+    os.symlink("t2.txt", root / "new-mid")
+    os.replace(root / "new-mid", root / "mid")
+    w.settle()
+    assert (root / "out/c.txt").read_text() == "t2\n"
+    write(root / "t2.txt", "t2, edited\n")
+    w.settle()
+    assert (root / "out/c.txt").read_text() == "t2, edited\n"
+
+
 def test_with_a_target_only_its_inputs_are_watched(start, tmp_path):
     root = make_project(tmp_path / "project")
     w = start(root, "probe")
