@@ -55,6 +55,8 @@ def _targets(targets) -> tuple[str, ...]:
         return ()
     if isinstance(targets, (str, os.PathLike)):
         return (os.fspath(targets),)  # one target, not one per letter
+    if isinstance(targets, (bytes, bytearray)):
+        raise UsageError(f"targets must be strings, not bytes ({targets!r})")
     try:
         targets = tuple(os.fspath(t) if isinstance(t, os.PathLike) else t for t in targets)
     except TypeError:

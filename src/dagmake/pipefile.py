@@ -102,15 +102,31 @@ def parse(source: bytes, pipefile: str, overrides: dict[str, str]) -> tuple[Sett
             key = text.splitlines()[line - 1].partition("=")[0].strip()
             if key:
                 message = f"'{key}' is set twice ({message.lower()})"
+        column = getattr(error, "colno", None)
+        if message == 'Expected "\'"':
+            # tomli reads an unclosed literal string to the end of the file: the line to
+            # fix is the one where it opens
+            message = "Unterminated string"
+            line, column = _unclosed_literal_line(text) or line, None
         raise PipefileError(
             f"invalid TOML: {message}",
             file=shown,
-            line=getattr(error, "lineno", None),
-            column=getattr(error, "colno", None),
-            hint=_toml_hint(message, _word_at(text, line, getattr(error, "colno", None))),
+            line=line,
+            column=column,
+            hint=_toml_hint(message, _word_at(text, line, column)),
         )
     validator = _Validator(text, shown, os.path.dirname(pipefile), os.path.basename(pipefile))
     return validator.validate(document, overrides)
+
+
+def _unclosed_literal_line(text: str) -> int | None:
+    """The first line with a 'literal string' left open: an odd count of single quotes
+    after the '=' and before a comment, and no double quote around them."""
+    for number, line in enumerate(text.splitlines(), 1):
+        value = line.partition("=")[2]
+        if '"' not in value and value.partition("#")[0].count("'") % 2:
+            return number
+    return None
 
 
 def _word_at(text: str, line: int | None, column: int | None) -> str:

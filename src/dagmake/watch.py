@@ -199,7 +199,9 @@ def relevance(project, tasks=None):
                     # through a symlinked directory: events come under the real path
                     rest = path[len(prefix) :]
                     patterns.append((files.compile_glob(real + rest), True))
-                aliases.update(_linked_directories(directory))
+                linked = _linked_directories(directory)
+                aliases.update(linked)
+                inputs.update(linked.values())  # re-pointing one changes what the glob sees
             else:
                 full = _absolute(root, path)
                 real = os.path.realpath(full)

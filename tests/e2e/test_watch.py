@@ -649,6 +649,16 @@ def test_a_link_inside_a_glob_tree_and_a_link_in_the_middle_of_a_chain_are_follo
     write(outside / "k.csv", "k2\n")
     w.wait_round(since)
     assert (root / "out/g.txt").read_text() == "b\nk2\n"
+    # that directory link pointed elsewhere: its new target is watched, the old one not
+    write(tmp_path / "outside2/q.csv", "q1\n")
+    os.symlink(tmp_path / "outside2", root / "src/new-link")
+    os.replace(root / "src/new-link", root / "src/link")
+    w.settle()
+    assert (root / "out/g.txt").read_text() == "b\nq1\n"
+    since = w.mark()
+    write(tmp_path / "outside2/q.csv", "q2\n")
+    w.wait_round(since)
+    assert (root / "out/g.txt").read_text() == "b\nq2\n"
     # the middle link pointed elsewhere: the new target is the input now
     os.symlink("t2.txt", root / "new-mid")
     os.replace(root / "new-mid", root / "mid")

@@ -100,11 +100,12 @@ def test_one_target_may_be_given_as_a_string_and_the_project_as_a_path(tmp_path)
         (lambda p: dagmake.plan(3), "the project must be what dagmake.load() returns"),
         (lambda p: dagmake.plan(p, [1]), "a target must be a string"),
         (lambda p: dagmake.plan(p, 5), "targets must be a string or a list of strings"),
+        (lambda p: dagmake.plan(p, b"a"), "targets must be strings, not bytes (b'a')"),
         (lambda p: dagmake.build(p, jobs="4"), "jobs must be a whole number of at least 1"),
         (lambda p: dagmake.build(p, jobs=0), "jobs must be a whole number of at least 1"),
         (lambda p: dagmake.build(p, jobs=-1), "jobs must be a whole number of at least 1"),
     ],
-    ids=["project", "target", "targets", "jobs-str", "jobs-0", "jobs-negative"],
+    ids=["project", "target", "targets", "bytes", "jobs-str", "jobs-0", "jobs-negative"],
 )
 def test_a_wrong_argument_is_a_usage_error(tmp_path, call, message):
     (tmp_path / "Pipefile.toml").write_text(TWO)

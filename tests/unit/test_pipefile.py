@@ -1879,12 +1879,13 @@ def test_a_parse_cache_that_cannot_be_written_leaves_no_temporary_file(tmp_path,
         ('[tasks.a]\ncmd = "x"\ntimeout = None\n', "TOML has no null: leave the key out"),
         ('[tasks.a]\ncmd = "echo\n', "close the string on the line it starts"),
         ('[tasks.a]\ncmd = "echo', "close the string on the line it starts"),
+        ('[tasks.a]\ncmd = \'echo hi\noutputs = ["x"]\n', "close the string on the line"),
         ('[tasks.a]\ncmd = "echo \\d"\n', "write \\\\ for a backslash, or use a 'literal string'"),
         ('[tasks.café]\ncmd = "x"\n', "a name other than ASCII letters, digits, _ and -"),
     ],
     ids=[
         *("unquoted", "True", "None"),
-        *("unclosed", "unclosed at the end", "backslash", "unicode name"),
+        *("unclosed", "unclosed at the end", "unclosed literal", "backslash", "unicode name"),
     ],
 )
 def test_common_toml_mistakes_get_a_hint(text, hint):
