@@ -111,3 +111,24 @@ class FakeRunner:
     def position(self, kind: str, name: str) -> int:
         """Index in `events` of the first (kind, name)."""
         return self.events.index((kind, name))
+
+
+def full_disk(monkeypatch) -> None:
+    """Make every file opened for writing fail its writes as a full disk does: the file
+    is created, then nothing can be written to it."""
+    import builtins
+    import errno
+    import os
+
+    real_open = builtins.open
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def open_then_full(path, mode="r", *args, **kwargs):
+        f = real_open(path, mode, *args, **kwargs)
+        if "w" in mode:
+            f.write = full
+        return f
+
+    monkeypatch.setattr(builtins, "open", open_then_full)

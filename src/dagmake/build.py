@@ -87,7 +87,7 @@ def _snapshot_task(project, task, seen, root_fd, inputs, outputs, strict=True, r
                 project,
                 task,
                 f"input '{path}' does not exist and no task produces it"
-                + _close_paths(project, path),
+                + _close_paths(project, task, path),
                 "dagmake does not expand ~ or $VARIABLES in paths: write the path itself"
                 if path == "~" or path.startswith("~/") or "$" in path
                 else "create the file, fix the path, or add a task that outputs it",
@@ -183,8 +183,9 @@ def _after_may_write(graph, task, pattern: str) -> bool:
     return False
 
 
-def _close_paths(project, path: str) -> str:
-    """ ", did you mean 'x'?" for a file beside a missing input, or an output, spelt alike."""
+def _close_paths(project, task, path: str) -> str:
+    """ ", did you mean 'x'?" for a file beside a missing input, or another task's output,
+    spelt alike."""
     from .errors import did_you_mean
 
     directory = os.path.dirname(path)
@@ -195,7 +196,8 @@ def _close_paths(project, path: str) -> str:
         ]
     except OSError:
         beside = []
-    return did_you_mean(path, [*beside, *project.graph.producers])
+    own = set(task.outputs)
+    return did_you_mean(path, [p for p in (*beside, *project.graph.producers) if p not in own])
 
 
 def _input_error(project, task, message: str, hint: str) -> GraphError:

@@ -407,7 +407,7 @@ def run(options: Options) -> int:
     for report in written:
         if report.error:
             _warn(report.error)
-        elif report.written and not options.quiet and not _to_a_descriptor(report.path):
+        elif report.written and not options.quiet and not _to_a_stream(report.path):
             # with --json, stdout is for the event lines only
             stream = sys.stderr if options.json else sys.stdout
             try:
@@ -420,11 +420,11 @@ def run(options: Options) -> int:
     return summary.exit_code
 
 
-def _to_a_descriptor(path: str) -> bool:
+def _to_a_stream(path: str) -> bool:
     """Whether a report went to /dev/stdout or the like: what it says is there to see."""
-    from .report import is_a_stream
+    from .report import stream_of
 
-    return is_a_stream(path)
+    return stream_of(path) is not None
 
 
 def _reporters(project, options: Options):

@@ -226,6 +226,29 @@ def is_inside(root_real: str, root: str, path: str) -> bool:
     return real.startswith(root_real + os.sep)
 
 
+def replace_file(path: str, data: bytes, *, sync: bool = False) -> None:
+    """Write data to path through a temporary file and a rename: no reader ever sees half
+    a file, and a failure (a full disk) leaves neither half a file nor the temporary one.
+
+    sync: put the data on disk before the rename (what a crash must not lose).
+    Raises OSError.
+    """
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "wb") as f:
+            f.write(data)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
 def relative_to_cwd(root: str, path: str, cwd: str) -> str:
     """path (relative to root) as a command running in cwd (relative to root) names it.
 

@@ -97,13 +97,10 @@ def save(project, targets, seen: dict, up_to_date: int) -> None:
             targets,
             _state_stamp(state_dir),
         )
-        temporary = os.path.join(state_dir, f"{FILENAME}.{os.getpid()}.tmp")
-        try:
-            with open(temporary, "wb") as f:
-                f.write(marshal.dumps((key, paths, stamps, up_to_date)))
-            os.replace(temporary, os.path.join(state_dir, FILENAME))
-        except OSError:
-            os.unlink(temporary)  # a full disk: leave no half-written file behind
-            raise
+        from .files import replace_file
+
+        replace_file(
+            os.path.join(state_dir, FILENAME), marshal.dumps((key, paths, stamps, up_to_date))
+        )
     except OSError:
         pass

@@ -273,16 +273,7 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
         if task
         else None
     )
-    # key = ..., "key" = ..., 'key' = ..., and dotted: key.name = ...
-    key_starts = (
-        tuple(
-            f"{written}{after}".replace(" ", "")
-            for written in (key, f'"{key}"', f"'{key}'")
-            for after in "=."
-        )
-        if key
-        else ()
-    )
+    key_starts = _spellings(key, "=.") if key else ()  # and dotted: key.name = ...
     section_start = None
     for number, line in enumerate(lines, 1):
         stripped = line.strip().replace(" ", "")
@@ -322,10 +313,17 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
     return section_start
 
 
+def _spellings(key: str, ends: str = "=") -> tuple[str, ...]:
+    """How a line that sets key starts, as the finders compare lines (spaces removed):
+    key, "key" or 'key', then one of ends."""
+    written = (key, f'"{key}"', f"'{key}'")
+    return tuple(f"{spelling}{end}".replace(" ", "") for spelling in written for end in ends)
+
+
 def _find_subkey_line(lines: list[str], task: str, table: str, name: str) -> int | None:
     """The line of NAME = ... under [tasks.TASK.TABLE], or of TABLE.NAME = ... under
     [tasks.TASK]; None when it is written some other way (an inline table)."""
-    names = tuple(n.replace(" ", "") for n in (f"{name}=", f'"{name}"=', f"'{name}'="))
+    names = _spellings(name)
     dotted = tuple(f"{table}.{n}" for n in names)
     in_tasks = tuple(f"{task}.{n}" for n in dotted)
     within = tuple(f"tasks.{n}" for n in in_tasks)  # tasks.a.env.X = ..., before any table
@@ -373,11 +371,7 @@ class _Validator:
     def _section_line(self, section: str, key: str | None) -> int | None:
         inside = False
         found = None
-        keys = (
-            tuple(k.replace(" ", "") for k in (key + "=", f'"{key}"=', f"'{key}'="))
-            if key is not None
-            else ()
-        )
+        keys = _spellings(key) if key is not None else ()
         for number, line in enumerate(self.lines, 1):
             stripped = line.strip().replace(" ", "")
             if stripped == f"[{section}]":

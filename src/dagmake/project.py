@@ -7,6 +7,7 @@ import os
 
 from .errors import PipefileError
 from .files import find_pipefile as find
+from .files import replace_file
 from .task import Task
 
 CACHE_FORMAT = 12  # 5, 8, 9: stricter validation; 6: relative paths; 7: env sorted; 10: 3.10
@@ -128,20 +129,6 @@ def _write_cache(cache_path, key, source, project) -> None:
         from .state import ensure_state_dir
 
         ensure_state_dir(os.path.dirname(cache_path))
-        temporary = f"{cache_path}.{os.getpid()}.tmp"
-        try:
-            with open(temporary, "wb") as f:
-                marshal.dump((key, source, payload), f)
-            os.replace(temporary, cache_path)
-        except OSError:
-            _remove(temporary)  # a full disk: leave no half-written file behind
-            raise
+        replace_file(cache_path, marshal.dumps((key, source, payload)))
     except OSError:
         pass  # a read-only project still builds; it just parses every time
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

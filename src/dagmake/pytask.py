@@ -27,10 +27,8 @@ def main(argv: list[str]) -> int:
         if error.name and (error.name == module_name or module_name.startswith(error.name + ".")):
             print(f"dagmake: cannot import module '{module_name}': no such module under {root}")
             if module_name.endswith(".py"):  # a file name: mod.py is module py of package mod
-                dotted = module_name[:-3].replace("/", ".")
-                print(
-                    f'dagmake: name the module, not its file: python = "{dotted}:{function_name}"'
-                )
+                named = f"{module_name[:-3]}:{function_name}"
+                print(f'dagmake: name the module, not its file: python = "{named}"')
             return 1
         raise
     function = module

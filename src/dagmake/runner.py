@@ -144,6 +144,7 @@ def _globbed(command: str, task, default_shell: str, shell: str, cwd: str, root:
 def _shell_argv(command: str, task, shell: str, root: str) -> list[str]:
     """[shell, -c, command], or for a command too long to be one argument (a long
     {{inputs}}), the shell reading it from .dagmake/commands/TASK.sh."""
+    # (at most 4 bytes a character: a short command need not be encoded to be measured)
     if len(command) * 4 <= _LONGEST_COMMAND or len(os.fsencode(command)) <= _LONGEST_COMMAND:
         return [shell, "-c", command]
     directory = os.path.join(root, ".dagmake", "commands")

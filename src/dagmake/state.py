@@ -15,6 +15,7 @@ import zlib
 from operator import itemgetter
 
 from .errors import DagmakeError
+from .files import replace_file
 
 STATE_FORMAT = 2
 _MAGIC = "dagmake-state"
@@ -262,21 +263,11 @@ class StateStore:
 
     def rewrite(self, records: dict[str, Record]) -> None:
         ensure_state_dir(self.state_dir)
-        temporary = f"{self.path}.{os.getpid()}.tmp"
+        header = _frame((_MAGIC, STATE_FORMAT))
+        body = _frame([record.to_data() for record in records.values()])
         try:
-            with open(temporary, "wb") as f:
-                header = _frame((_MAGIC, STATE_FORMAT))
-                body = _frame([record.to_data() for record in records.values()])
-                f.write(header)
-                f.write(body)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, self.path)
+            replace_file(self.path, header + body, sync=True)
         except OSError as error:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
             raise _cannot_write(self.path, error) from None
         self.needs_rewrite = False
         self.compacted_bytes = len(header) + len(body)
@@ -401,8 +392,5 @@ class History:
             if keep and kept_bytes > self.MAX_BYTES // 2:
                 break
             keep.add(run)
-        temporary = f"{self.path}.{os.getpid()}.tmp"
-        with open(temporary, "wb") as f:
-            f.write(_frame((_HISTORY_MAGIC, STATE_FORMAT)))
-            f.write(b"".join(frame for entry, frame in framed if entry[1] in keep))
-        os.replace(temporary, self.path)
+        kept = b"".join(frame for entry, frame in framed if entry[1] in keep)
+        replace_file(self.path, _frame((_HISTORY_MAGIC, STATE_FORMAT)) + kept)

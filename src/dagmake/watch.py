@@ -255,13 +255,14 @@ def relevance(project, tasks=None):
 
 
 def symlinked_inputs(project, tasks=None) -> set[str]:
-    """Absolute paths of the inputs (not globs) that are symlinks now."""
+    """Absolute paths of the symlinks the inputs (not globs) lead through now."""
     root = project.root
     return {
-        full
+        link
         for task in (project.tasks if tasks is None else tasks)
         for path in task.inputs
-        if not files.is_glob(path) and os.path.islink(full := _absolute(root, path))
+        if not files.is_glob(path)
+        for link in _link_chain(_absolute(root, path))
     }
 
 

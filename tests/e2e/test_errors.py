@@ -652,8 +652,9 @@ def test_a_missing_input_spelt_like_a_file_beside_it_or_an_output_gets_a_suggest
         outputs = ["report.csv"]
 
         [tasks.a]
-        cmd = "true"
+        cmd = "touch data/userz.csv"
         inputs = ["data/user.csv", "reports.csv"]
+        outputs = ["data/userz.csv"]
         """
     )
     result = project.run("-n")
@@ -662,3 +663,4 @@ def test_a_missing_input_spelt_like_a_file_beside_it_or_an_output_gets_a_suggest
         result.stderr
     )
     assert "'data/users.csv'?" in result.stderr
+    assert "userz" not in result.stderr  # not the task's own output

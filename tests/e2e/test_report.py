@@ -495,10 +495,10 @@ def test_a_trace_to_stdout_follows_the_output_in_the_file_stdout_goes_to(pipelin
     [("/dev/stdout", 1), ("/dev/stderr", 2), ("/dev/fd/1", 1), ("/proc/self/fd/7", 7)],
 )
 def test_the_paths_of_standard_streams_are_written_through_their_descriptor(path, number):
-    from dagmake.report import descriptor_of
+    from dagmake.report import stream_of
 
-    assert descriptor_of(path) == number
-    assert descriptor_of("out/stdout") is None
+    assert stream_of(path) == number
+    assert stream_of("out/stdout") is None
 
 
 def test_history_of_a_task_in_a_pipefile_that_does_not_load_shows_the_pipefile_error(project):

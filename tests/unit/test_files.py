@@ -283,3 +283,21 @@ def test_a_glob_may_match_under_a_directory_only_where_its_parts_reach(directory
 def test_a_backwards_character_range_is_a_glob_error(pattern):
     with pytest.raises(GlobError, match="backwards"):
         compile_glob(pattern)
+
+
+def test_replace_file_leaves_the_old_file_and_no_temporary_one_when_the_disk_is_full(
+    tmp_path, monkeypatch
+):
+    from dagmake.files import replace_file
+    from fakes import full_disk
+
+    target = tmp_path / "cache"
+    replace_file(str(target), b"old")
+    full_disk(monkeypatch)
+    with pytest.raises(OSError):
+        replace_file(str(target), b"new", sync=True)
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["cache"]
+    replace_file(str(target), b"new", sync=True)
+    assert target.read_bytes() == b"new"

@@ -101,23 +101,11 @@ def test_the_same_target_text_from_another_directory_is_another_question(tmp_pat
 
 
 def test_an_answer_that_cannot_be_saved_leaves_no_temporary_file(tmp_path, monkeypatch):
-    import errno
+    from fakes import full_disk
 
     project = project_at(tmp_path)
     before = set(os.listdir(tmp_path / ".dagmake"))
-
-    def full(*args):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    real_open = open
-
-    def open_then_full(path, mode="r", *args, **kwargs):
-        f = real_open(path, mode, *args, **kwargs)
-        if "w" in mode:
-            f.write = full  # the file exists; writing it fails
-        return f
-
-    monkeypatch.setattr("builtins.open", open_then_full)
+    full_disk(monkeypatch)
     noop.save(project, [], seen_now(tmp_path), 1)
     monkeypatch.undo()
     assert set(os.listdir(tmp_path / ".dagmake")) == before

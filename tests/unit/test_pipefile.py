@@ -1859,15 +1859,15 @@ def test_a_shell_with_an_option_after_a_tab_is_a_command_line_too():
 
 
 def test_a_parse_cache_that_cannot_be_written_leaves_no_temporary_file(tmp_path, monkeypatch):
-    import errno
-    import marshal
-
-    def full(*args):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    from fakes import full_disk
 
     path = write(PIPEFILE)
-    monkeypatch.setattr(marshal, "dump", full)
-    load(path)  # builds all the same, unremembered
+    os.mkdir(tmp_path / ".dagmake")
+    (tmp_path / ".dagmake" / ".gitignore").write_text("*\n")
+    full_disk(monkeypatch)
+    project = load(path)  # builds all the same, unremembered
+    monkeypatch.undo()
+    assert project.tasks
     assert os.listdir(tmp_path / ".dagmake") == [".gitignore"]
 
 
