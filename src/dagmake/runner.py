@@ -681,13 +681,22 @@ class _Job:
     def reap(self, block: bool = False) -> int | None:
         """The exit code; without block, None while the process still runs."""
         if self.status is None:
-            if self.process is not None:
-                self.status = self.process.wait() if block else self.process.poll()
+            if block:  # a reaper thread, which signals never interrupt
+                self._reap(block)
             else:
-                pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
-                if pid != 0:
-                    self.status = os.waitstatus_to_exitcode(status)
+                # A Ctrl-C between reaping and noting the status would lose it for good:
+                # the process is gone, and asking again is "no child processes".
+                with not_interrupted():
+                    self._reap(block)
         return self.status
+
+    def _reap(self, block: bool) -> None:
+        if self.process is not None:
+            self.status = self.process.wait() if block else self.process.poll()
+        else:
+            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+            if pid != 0:
+                self.status = os.waitstatus_to_exitcode(status)
 
 
 def _say_which_failed(job: _Job, exit_code: int) -> None:

@@ -831,6 +831,31 @@ def test_a_ctrl_c_as_a_command_starts_lets_it_be_registered_and_stopped(runner, 
                 pass
 
 
+@pytest.mark.usefixtures("mode")
+def test_a_ctrl_c_as_a_command_is_reaped_keeps_its_exit_status(runner, logs, monkeypatch):
+    # the worst moment: the process is reaped, and its status not yet noted; asking again
+    # would be "no child processes"
+    from dagmake.sig import sigterm_as_interrupt
+
+    waitpid = os.waitpid
+
+    def reap_then_ctrl_c(pid, options):
+        reaped = waitpid(pid, options)
+        if reaped[0] != 0:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # a signal is handled between two bytecodes
+                pass
+        return reaped
+
+    monkeypatch.setattr(os, "waitpid", reap_then_ctrl_c)
+    with sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+        handle = runner.start(task("t", "exit 3"), 1, str(logs / "t.log"))
+        pump_until(runner, lambda: False, timeout=5)
+    runner.terminate_all()
+    ended = dict(pump_until(runner, lambda: not runner.busy(), timeout=5))
+    assert ended[handle].exit_code == 3
+
+
 def test_a_stop_signal_inside_a_section_not_to_be_cut_is_raised_at_its_end():
     from dagmake.sig import not_interrupted, sigterm_as_interrupt
 
