@@ -263,8 +263,8 @@ def relative_to_cwd(root: str, path: str, cwd: str) -> str:
         return relative  # inside cwd: down from it, through a link or not
     real_cwd = _real_cwds.get((root, cwd))
     if real_cwd is None:
-        real_root = os.path.realpath(root)
-        real = os.path.realpath(os.path.join(root, cwd))
+        real_root = resolved(root)
+        real = resolved(os.path.join(root, cwd))
         named = os.path.normpath(os.path.join(real_root, cwd))
         real_cwd = _real_cwds[(root, cwd)] = (real_root, None if real == named else real)
     real_root, real = real_cwd
@@ -274,6 +274,32 @@ def relative_to_cwd(root: str, path: str, cwd: str) -> str:
 
 
 _real_cwds: dict[tuple[str, str], tuple[str, str | None]] = {}
+# Where the paths resolved since forget_resolved() lead (path -> real path): a parse that
+# worked out paths through symlinks holds only while each still leads there.
+_resolved: dict[str, str] = {}
+
+
+def resolved(path: str) -> str:
+    """os.path.realpath(path), noted among resolutions()."""
+    real = _resolved[path] = os.path.realpath(path)
+    return real
+
+
+def resolutions() -> tuple[tuple[str, str], ...]:
+    """The paths resolved since forget_resolved(), with where each led."""
+    return tuple(sorted(_resolved.items()))
+
+
+def forget_resolved() -> None:
+    """Start noting afresh, and resolve every path again: links may have been re-pointed."""
+    _resolved.clear()
+    _real_cwds.clear()
+
+
+def still_resolve(resolutions) -> bool:
+    """Whether each path still leads where it led (see resolutions())."""
+    realpath = os.path.realpath
+    return all(realpath(path) == real for path, real in resolutions)
 
 
 def under_root_alias(root: str, full: str) -> str | None:
@@ -285,10 +311,10 @@ def under_root_alias(root: str, full: str) -> str | None:
     project stays as written, as it does in a relative path.
     """
     try:
-        root_real = os.path.realpath(root)
+        root_real = resolved(root)
         ancestor = os.path.dirname(full)
         while True:
-            if os.path.realpath(ancestor) == root_real:
+            if resolved(ancestor) == root_real:
                 relative = os.path.relpath(full, ancestor)
                 return relative.replace(os.sep, "/")
             parent = os.path.dirname(ancestor)

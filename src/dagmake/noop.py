@@ -11,7 +11,7 @@ back to the full path, which gives the authoritative answer.
 import marshal
 import os
 
-FORMAT = 2
+FORMAT = 3
 FILENAME = "noop.cache"
 
 
@@ -52,9 +52,14 @@ def check(pipefile: str, overrides, targets, fresh: dict | None = None) -> int |
             saved = marshal.loads(f.read())
         with open(pipefile, "rb") as f:
             source = f.read()
-        key, paths, stamps, up_to_date = saved
+        key, paths, stamps, up_to_date, resolutions = saved
         if key != _key(pipefile, source, overrides, targets, _state_stamp(state_dir)):
             return None
+        if resolutions:  # a symlinked cwd re-pointed: the commands' paths change
+            from .files import still_resolve
+
+            if not still_resolve(resolutions):
+                return None
         from .lock import is_held
 
         if is_held(state_dir) or not os.path.lexists(os.path.join(state_dir, ".gitignore")):
@@ -100,7 +105,8 @@ def save(project, targets, seen: dict, up_to_date: int) -> None:
         from .files import replace_file
 
         replace_file(
-            os.path.join(state_dir, FILENAME), marshal.dumps((key, paths, stamps, up_to_date))
+            os.path.join(state_dir, FILENAME),
+            marshal.dumps((key, paths, stamps, up_to_date, project.resolutions)),
         )
     except OSError:
         pass

@@ -270,7 +270,7 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
             for h in (f"[tasks.{task}]", f'[tasks."{task}"]', f"[tasks.'{task}']")
             for h in (h, f"[{h}]")  # [[tasks.a]] too, an array of tables by mistake
         }
-        if task
+        if task is not None
         else None
     )
     key_starts = _spellings(key, "=.") if key else ()  # and dotted: key.name = ...
@@ -283,7 +283,7 @@ def _find_line(lines: list[str], task: str | None, key: str | None) -> int | Non
                 return number
             continue
         if section_start is not None:
-            if key and stripped == f"[tasks.{task}.{key}]".replace(" ", ""):
+            if key and stripped in (f"[tasks.{task}.{key}]", f"[[tasks.{task}.{key}]]"):
                 return number  # the key written as its own table, e.g. [tasks.a.env]
             if stripped.startswith("["):
                 break
@@ -360,10 +360,11 @@ class _Validator:
 
     def error(self, message, *, task=None, key=None, section=None, hint=None) -> PipefileError:
         line = None
-        if task:
+        if task is not None:
             line = _find_line(self.lines, task, key)
         elif section:
-            line = self._section_line(section, key)
+            # [[vars]], vars = 5, [settings.x]: no [section] line, the section's own line
+            line = self._section_line(section, key) or self._top_line(section)
         elif key:
             line = self._top_line(key)
         return PipefileError(message, file=self.file, line=line, task=task, key=key, hint=hint)
@@ -479,11 +480,11 @@ class _Validator:
         global_env = self.env_table(document.get("env", {}), section="env")
         tasks_table = document.get("tasks")
         if not isinstance(tasks_table, dict) or not tasks_table:
-            raise PipefileError(
+            raise self.error(
                 "no tasks defined"
                 if tasks_table is None or tasks_table == {}
                 else "'tasks' must be a table",
-                file=self.file,
+                key=None if tasks_table is None else "tasks",
                 hint='add a task, e.g. [tasks.hello] with cmd = "echo hello"',
             )
         tasks = tuple(
@@ -494,7 +495,11 @@ class _Validator:
 
     def settings(self, table) -> Settings:
         if not isinstance(table, dict):
-            raise self.error("[settings] must be a table", hint="write [settings] on its own line")
+            raise self.error(
+                "[settings] must be a table",
+                key="settings",
+                hint="write [settings] on its own line",
+            )
         self.unknown_keys(table, SETTINGS_KEYS, section="settings")
         jobs = table.get("jobs")
         if jobs is not None and (type(jobs) is not int or jobs < 1):
@@ -1037,14 +1042,13 @@ class _Validator:
 
     def contains_project(self, path: str) -> bool:
         """Whether path is the project directory or one of its parents."""
-        if path[:1] not in (".", "/"):
-            return False
-        if path == "." or all(part == ".." for part in path.split("/")):
+        if path == ".":
             return True
-        if posixpath.isabs(path):
-            root = self.root.rstrip("/") + "/"
-            return root.startswith(path.rstrip("/") + "/")
-        return False
+        if not (path == ".." or path.startswith("../") or posixpath.isabs(path)):
+            return False
+        root = posixpath.normpath(self.root)
+        full = posixpath.normpath(posixpath.join(root, path))  # `../../proj` climbs, then names
+        return (root.rstrip("/") + "/").startswith(full.rstrip("/") + "/")
 
     def path(self, value: str, task: str, key: str) -> str:
         """The path as the graph compares it: normalised, and relative to the project

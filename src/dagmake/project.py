@@ -7,12 +7,12 @@ import os
 
 from .errors import PipefileError
 from .files import find_pipefile as find
-from .files import replace_file
+from .files import forget_resolved, replace_file, resolutions, still_resolve
 from .task import Task
 
-CACHE_FORMAT = 12  # 5, 8, 9: stricter validation; 6: relative paths; 7: env sorted; 10: 3.10
+CACHE_FORMAT = 13  # 5, 8, 9: stricter validation; 6: relative paths; 7: env sorted; 10: 3.10
 # 11: globs in a command's {{inputs}} marked; 12: paths through symlinks (to the project, in
-# a cwd) worked out from where they lead
+# a cwd) worked out from where they lead; 13: and the cache checks they still lead there
 
 
 class Settings:
@@ -35,12 +35,26 @@ class Project:
     """A loaded pipeline: where it lives, its settings, its tasks and their graph.
 
     `source` is the Pipefile's bytes as loaded, which the no-op cache is keyed on.
+    `resolutions`: the symlinked paths the loading worked paths out through, with where
+    each led (a cwd, a link to the project); the caches hold only while they lead there.
     """
 
-    __slots__ = ("root", "pipefile", "settings", "tasks", "graph", "overrides", "source")
+    __slots__ = (
+        "root",
+        "pipefile",
+        "settings",
+        "tasks",
+        "graph",
+        "overrides",
+        "source",
+        "resolutions",
+    )
 
-    def __init__(self, root, pipefile, settings, tasks, graph, overrides=(), source=b""):
+    def __init__(
+        self, root, pipefile, settings, tasks, graph, overrides=(), source=b"", resolutions=()
+    ):
         self.source = source
+        self.resolutions = resolutions
         self.root = root
         self.pipefile = pipefile
         self.settings = settings
@@ -83,8 +97,9 @@ def load(
         return project
     from .pipefile import parse_graph  # the parser only when the cache cannot answer
 
+    forget_resolved()
     settings, tasks, graph = parse_graph(source, pipefile, dict(override_items))
-    project = Project(root, pipefile, settings, tasks, graph, override_items, source)
+    project = Project(root, pipefile, settings, tasks, graph, override_items, source, resolutions())
     if write_cache:
         _write_cache(cache_path, key, source, project)
     return project
@@ -103,7 +118,7 @@ def _read_cache(cache_path, key, source, root, pipefile):
         with open(cache_path, "rb") as f:
             # loads(read()), not load(f): load() reads a file object in tiny pieces, 10x slower
             data = marshal.loads(f.read())
-        if data[0] != key or data[1] != source:
+        if data[0] != key or data[1] != source or not still_resolve(data[3]):
             return None
         settings_data, task_data, graph_data = data[2]
         from .graph import Graph
@@ -111,7 +126,7 @@ def _read_cache(cache_path, key, source, root, pipefile):
         tasks = tuple(Task.from_data(t) for t in task_data)
         graph = Graph.from_data(tasks, graph_data)
         settings = Settings(*settings_data)
-        return Project(root, pipefile, settings, tasks, graph, key[3], source)
+        return Project(root, pipefile, settings, tasks, graph, key[3], source, data[3])
     except Exception:
         # Any doubt about the cache (missing, truncated, another version) means a real parse.
         return None
@@ -129,6 +144,6 @@ def _write_cache(cache_path, key, source, project) -> None:
         from .state import ensure_state_dir
 
         ensure_state_dir(os.path.dirname(cache_path))
-        replace_file(cache_path, marshal.dumps((key, source, payload)))
+        replace_file(cache_path, marshal.dumps((key, source, payload, project.resolutions)))
     except OSError:
         pass  # a read-only project still builds; it just parses every time

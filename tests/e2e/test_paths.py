@@ -340,6 +340,53 @@ def test_paths_given_to_a_task_whose_cwd_is_a_symlinked_directory_reach_the_file
     assert_nothing_ran(project.run())
 
 
+def test_a_cwd_link_pointed_elsewhere_gets_its_paths_worked_out_anew(project):
+    # a "current release" link: the cached Pipefile and "no work" answer must not outlive it
+    os.makedirs(project.path("release-1"))
+    os.makedirs(project.path("other/release-2"))
+    project.write("other/out.txt", "user data\n")
+    os.symlink("release-1", project.path("current"))
+    project.pipefile(
+        """\
+        [tasks.a]
+        cwd = "current"
+        cmd = "echo generated > {{outputs}}"
+        outputs = ["out.txt"]
+        """
+    )
+    assert_ran(project.run(), ["a"])
+    assert_nothing_ran(project.run())
+    os.symlink("other/release-2", project.path("current.new"))
+    os.replace(project.path("current.new"), project.path("current"))
+    result = project.run()
+    assert_ran(result, ["a"])
+    assert "command changed" in result.stdout
+    assert project.read("other/out.txt") == "user data\n"
+    os.remove(project.path("out.txt"))
+    assert_ran(project.run(), ["a"])
+    assert project.read("out.txt") == "generated\n"
+    assert project.read("other/out.txt") == "user data\n"
+
+
+def test_a_link_to_the_project_pointed_elsewhere_makes_its_paths_outside(project, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    link = elsewhere / "alias"
+    link.symlink_to(project.root)
+    project.pipefile(
+        f"""\
+        [tasks.a]
+        cmd = "echo A > a.txt"
+        outputs = ["{link}/a.txt"]
+        """
+    )
+    assert_ran(project.run(), ["a"])
+    link.unlink()
+    link.symlink_to(elsewhere)
+    result = project.run("-B")
+    assert result.returncode == 2, result
+    assert "outside the project" in result.stderr
+
+
 PATHS_TASK = """\
 import shutil
 

@@ -671,11 +671,23 @@ def test_load_error_names_file_line_and_problem(text, line, fragments):
         ('tasks.a.cmd = "true"\ntasks.a.resources.cpu = -1\n', 2, "'resources.cpu' must be 0"),
         ('# jobs\nsettings.jobs = 0\n[tasks.a]\ncmd = "x"\n', 2, "'jobs' must be a whole"),
         ('env.X = false\n[tasks.a]\ncmd = "x"\n', 1, "'env.X' must be a string"),
+        ('[tasks.a]\ncmd = "x"\n\n[[settings]]\njobs = 2\n', 4, "[settings] must be a table"),
+        ('# s\nsettings = 5\n[tasks.a]\ncmd = "x"\n', 2, "[settings] must be a table"),
+        ('[tasks.a]\ncmd = "x"\n\n[settings.x]\ny = 1\n', 4, "unknown key 'x'"),
+        ('[tasks.a]\ncmd = "x"\n\n[[vars]]\nx = "1"\n', 4, "'vars' must be a table"),
+        ('# v\nvars = 5\n[tasks.a]\ncmd = "x"\n', 2, "'vars' must be a table"),
+        ('[tasks.a]\ncmd = "x"\n\n[vars.x]\ny = "1"\n', 4, "'vars.x' must be a string"),
+        ('[tasks.a]\ncmd = "x"\n\n[[env]]\nX = "1"\n', 4, "'env' must be a table"),
+        ('[tasks.a]\ncmd = "x"\n\n[[tasks.a.env]]\nX = "1"\n', 4, "'env' must be a table"),
+        ('[tasks.a]\ncmd = "x"\n\n[tasks.""]\ncmd = "y"\n', 4, "task name ''"),
+        ("# t\ntasks = 5\n", 2, "'tasks' must be a table"),
     ],
     ids=[
         *("dotted", "single-quoted", "spaced", "dotted-type", "inline", "inline-2", "aot"),
         *("env", "tasks-dotted-env", "tasks-table-dotted-env", "dotted-resources"),
-        *("dotted-settings", "dotted-env"),
+        *("dotted-settings", "dotted-env", "settings-aot", "settings-value", "settings-sub"),
+        *("vars-aot", "vars-value", "vars-sub", "env-aot", "task-env-aot", "empty-name"),
+        *("tasks-value",),
     ],
 )
 def test_an_error_points_at_the_key_however_it_is_written(text, line, fragment):
@@ -752,10 +764,12 @@ def test_toml_dates_and_times_are_named_as_toml_names_them(value, shown):
     assert "datetime" not in error.message
 
 
-@pytest.mark.parametrize("text", ["", "[settings]\njobs = 2\n", "[tasks]\n"])
-def test_no_tasks_is_an_error(text):
+@pytest.mark.parametrize(
+    ("text", "where"), [("", ""), ("[settings]\njobs = 2\n", ""), ("# none\n[tasks]\n", ":2")]
+)
+def test_no_tasks_is_an_error(text, where):
     error = load_error(text)
-    assert str(error).startswith("Pipefile.toml: no tasks defined")
+    assert str(error).startswith(f"Pipefile.toml{where}: no tasks defined")
     assert "hint: add a task" in str(error)
 
 
@@ -1328,8 +1342,8 @@ def test_corrupt_cache_is_ignored(tmp_path, parses, content):
 def test_cache_with_right_key_but_broken_payload_is_ignored(tmp_path, parses):
     path = write(PIPEFILE)
     expected = load(path)
-    key, text, _payload = marshal.loads(cache_path(tmp_path).read_bytes())
-    cache_path(tmp_path).write_bytes(marshal.dumps((key, text, ("broken",))))
+    key, text, _payload, resolutions = marshal.loads(cache_path(tmp_path).read_bytes())
+    cache_path(tmp_path).write_bytes(marshal.dumps((key, text, ("broken",), resolutions)))
     assert same_project(load(path), expected)
     assert len(parses) == 2
 
@@ -1390,6 +1404,19 @@ def test_an_input_containing_the_project_is_refused(path):
     source = f'[tasks.a]\ncmd = "true > out"\ninputs = ["{path}"]\noutputs = ["out"]\n'
     with pytest.raises(PipefileError, match="contains the whole project"):
         pipefile.parse(source.encode(), "/p/Pipefile.toml", {})
+
+
+@pytest.mark.parametrize("path", ["../../a", "../../a/", "../b/../../a", "../..", "/a/"])
+def test_an_input_climbing_to_a_parent_of_the_project_is_refused(path):
+    source = f'[tasks.t]\ncmd = "true > out"\ninputs = ["{path}"]\noutputs = ["out"]\n'
+    with pytest.raises(PipefileError, match="contains the whole project"):
+        pipefile.parse(source.encode(), "/a/b/Pipefile.toml", {})
+
+
+def test_an_input_beside_the_project_is_not_taken_for_a_parent():
+    source = '[tasks.t]\ncmd = "true > out"\ninputs = ["../bc", "../../ab"]\noutputs = ["out"]\n'
+    [task] = pipefile.parse(source.encode(), "/a/b/Pipefile.toml", {})[1]
+    assert task.inputs == ("../bc", "../../ab")
 
 
 def test_an_override_of_a_var_the_pipefile_lacks_is_a_usage_error():
