@@ -255,7 +255,7 @@ def build(
     Args:
         force: task names or globs to rerun (their downstream follows).
         force_all: rerun every selected task.
-        jobs: most tasks at once (default: settings.jobs, else the CPU count).
+        jobs: most tasks at once (default: settings.jobs, else the CPUs dagmake may use).
         keep_going: after a failure, still run what does not depend on it.
         retries: override every task's retries.
         reporter: receives the event stream.
@@ -308,17 +308,13 @@ def build(
         if work and hasattr(runner, "open"):
             runner.open()  # connect to a cluster only when there is work for it
         jobs = (
-            jobs
-            or project.settings.jobs
-            or getattr(runner, "default_jobs", None)
-            or os.cpu_count()
-            or 1
+            jobs or project.settings.jobs or getattr(runner, "default_jobs", None) or usable_cpus()
         )
         if runner is None and jobs > 1 and len(work) > 1:
             jobs = _within_open_file_limit(jobs, warn)
             from .runner import settle_before_spawning
 
-            settle_before_spawning(len(work), jobs)
+            settle_before_spawning(len(work), jobs, cpus=usable_cpus())
         reporter.handle(RunStarted(work, up_to_date, jobs, started_wall))
         if not work:
             # (not with an on_success hook: the fast no-op path would skip it)
@@ -692,3 +688,11 @@ class _Recorder(Reporter):
         finally:
             self.history.close()
             self.store.compact(self.records)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (`taskset`, a container's cpuset), as ninja counts."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1

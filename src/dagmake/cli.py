@@ -189,6 +189,9 @@ def parse_args(argv: list[str]) -> Options:
             index += 1
         if kind == "many":
             getattr(options, destination).append(value)
+        elif destination == "directory" and options.directory is not None:
+            # -C a -C b is -C a/b, as in make and git
+            setattr(options, destination, os.path.join(options.directory, value))
         else:
             setattr(options, destination, value)
     options.jobs = _number(options.jobs, "--jobs", int, minimum=1)

@@ -97,6 +97,7 @@ class Executor:
         self._running: dict = {}  # runner's handle -> _Attempts of its step
         self._retrying: list = []  # heap of (when, id, _Attempts) waiting to retry
         self._due: list = []  # retries whose delay is over, waiting for a free slot
+        self._taken: list = []  # (attempts, result) taken from the runner, not yet ended
 
     def run(self, plan) -> tuple[list[TaskOutcome], list[str], list[str], bool]:
         """Execute plan; return (outcomes in finishing order, skipped, not started, interrupted)."""
@@ -185,7 +186,9 @@ class Executor:
                 if not self._running and not self._retrying and not self._due:
                     break
                 self.flush()
-                for attempts, result in self._wait():
+                taken = self._taken = self._wait()
+                while taken:
+                    attempts, result = taken.pop(0)
                     outcome = self._ended(attempts, result)
                     if result is not None:  # (None: a retry that never restarted, slot free)
                         used -= attempts.need  # also while a retry waits: others may use it
@@ -290,7 +293,14 @@ class Executor:
             return attempts.outcome(INTERRUPTED, log_path)
         attempt = result
         if attempt.ok:
-            attempt.error = self.check(task)
+            try:
+                attempt.error = self.check(task)
+            except KeyboardInterrupt:
+                # stopped while waiting for its outputs (--latency-wait): ends interrupted
+                attempt.interrupted = True
+                attempts.done.append(attempt)
+                self._taken.insert(0, (attempts, None))
+                raise
         attempts.done.append(attempt)
         if attempt.ok:
             return attempts.outcome(OK, log_path)
@@ -316,7 +326,9 @@ class Executor:
         self.runner.terminate_all()
         # what finished before the interrupt is still recorded and shown
         deferred = [e for e in deferred if isinstance(e, (TaskFinished, TaskSkipped))]
-        ended = self._end_waiting_retries()
+        # ended attempts not yet handled, then retries that will not start now
+        ended = self._taken + self._end_waiting_retries()
+        self._taken = []
         failure = None
         try:
             self._emit_all(deferred)

@@ -169,7 +169,7 @@ def settle_before_spawning(
     commands: int,
     jobs: int,
     *,
-    cpus: int | None = None,
+    cpus: int,
     utilisation=None,
     sleep=time.sleep,
 ) -> float:
@@ -190,8 +190,6 @@ def settle_before_spawning(
     """
     if commands < SETTLE_MIN_COMMANDS:
         return 0.0
-    if cpus is None:
-        cpus = _usable_cpus()
     if jobs < cpus:
         return 0.0
     utilisation = utilisation or _own_utilisation
@@ -204,13 +202,6 @@ def settle_before_spawning(
         sleep(step)
         waited += step
     return waited
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _own_utilisation() -> int | None:

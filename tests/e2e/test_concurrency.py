@@ -1,6 +1,10 @@
 """Stale tasks run concurrently up to -j; a failure stops new starts unless -k."""
 
-from conftest import assert_ran, sh_wait_for
+import json
+import subprocess
+import sys
+
+from conftest import assert_ran, dagmake_command, sh_wait_for
 
 # Each task can only finish if the other one started meanwhile: success proves they overlapped.
 HANDSHAKE = f"""\
@@ -176,3 +180,25 @@ def test_more_jobs_than_open_files_allow_run_fewer_at_once_and_all_succeed(proje
     assert "Traceback" not in completed.stderr
     assert "running at most 24 tasks at once, not 40" in completed.stderr
     assert all((project.root / f"o{i}").exists() for i in range(40))
+
+
+def test_the_default_jobs_are_the_cpus_dagmake_may_run_on(project):
+    # as `taskset -c 0 dagmake` or a container's cpuset limits them, not every CPU present
+    project.pipefile(EXCLUSIVE)
+    one_cpu = (
+        "import os, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    command = dagmake_command()
+    if command[0] != sys.executable:
+        command = [sys.executable, *command]  # (the launcher is a Python script)
+    completed = subprocess.run(
+        [sys.executable, "-c", one_cpu, *command, "--json"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr
+    started = json.loads(completed.stdout.splitlines()[0])
+    assert started["jobs"] == 1, started
+    check_never_overlapped(project, ["t1", "t2", "t3", "t4"])

@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM in mid-build: children stopped, nothing orphaned, state recorded, exit 130."""
 
+import json
 import os
 import random
 import signal
@@ -266,6 +267,33 @@ def test_interrupt_during_a_retry_delay_ends_at_once(project, cleanup):
         in build.stdout
     ), build.output
     assert project.run("-n").stdout == "flaky: its last run was interrupted\n"
+
+
+def test_interrupt_while_waiting_for_a_missing_output_ends_the_task_interrupted(project, cleanup):
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "true"
+        outputs = ["a.txt"]
+        """
+    )
+    build = Background(project, "--latency-wait", "60", "--json", "-v")
+    cleanup(build)
+    assert wait_until(lambda: '"task_started"' in build.stdout), build.output
+    time.sleep(0.3)  # (the command is over at once; dagmake is looking for a.txt)
+
+    build.send(signal.SIGINT)
+
+    assert build.wait() == 130, build.output
+    assert "Traceback" not in build.output
+    events = [json.loads(line) for line in build.stdout.splitlines()]
+    [finished] = [e for e in events if e["event"] == "task_finished"]
+    assert finished["task"] == "a" and finished["status"] == "interrupted", events
+    assert events[-1]["interrupted"] == ["a"], events[-1]
+    project.write("a.txt", "late\n")
+    assert project.run("-n").stdout == "a: its last run was interrupted\n"
+    history = project.run("--history", "a")
+    assert "interrupted" in history.stdout, history
 
 
 def test_interrupt_while_waiting_for_the_lock(project, cleanup):

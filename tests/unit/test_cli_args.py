@@ -44,6 +44,8 @@ CASES = [
     (["-fx.toml"], {"file": "x.toml"}),
     (["-C", "sub"], {"directory": "sub"}),
     (["--directory", "sub"], {"directory": "sub"}),
+    (["-C", "a", "-C", "b"], {"directory": "a/b"}),  # each from the one before, as in make
+    (["-C", "a", "--directory=/abs"], {"directory": "/abs"}),
     (["-j", "4"], {"jobs": 4}),
     (["-j4"], {"jobs": 4}),
     (["--jobs", "8"], {"jobs": 8}),

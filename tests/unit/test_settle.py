@@ -119,7 +119,8 @@ def _recording(monkeypatch, tmp_path):
     """Calls of settle_before_spawning, each with the outputs that existed at the time."""
     calls = []
 
-    def settle(*args):
+    def settle(*args, cpus):
+        assert cpus >= 1
         calls.append((args, _outputs(tmp_path)))
         return 0.0
 
