@@ -9,7 +9,7 @@ from . import files
 from .errors import GraphError
 from .events import BuildSummary, Reporter, RunFinished, RunStarted, TaskFinished
 from .files import shown as _shown
-from .plan import UPSTREAM_RUNS, judge, plan
+from .plan import INPUT_CHANGED, UPSTREAM_RUNS, Reason, judge, plan
 from .sig import sigterm_as_interrupt
 from .state import INTERRUPTED, Record, StateStore, StateWriteError
 
@@ -391,6 +391,7 @@ def _clock_skew(work, seen: dict) -> list[str]:
 
 # tasks to run from which the logs directory is listed once rather than each log stat'ed
 LIST_LOGS_FROM = 16
+_UNSEEN = object()  # a path the plan took no stamp of
 
 
 def _execute(project, the_plan, recorder, jobs, keep_going, retries, stream, runner, warn):
@@ -519,14 +520,20 @@ class _Recorder(Reporter):
             self._refuse(task, error.message)
         reason = step.reason
         if reason.kind == UPSTREAM_RUNS:
+            record = self.records.get(task.name)
             reason = judge(
                 task,
                 forced=None,
                 upstream_running=None,
-                record=self.records.get(task.name),
+                record=record,
                 inputs=inputs[task.name],
                 outputs=outputs[task.name],
             )
+            if reason is None and record is None:
+                # No stamps recorded to compare with (a project built by hand): those the
+                # plan took must do, or an upstream that kept an old time (`cp -p`,
+                # `tar x`) would change an input unseen.
+                reason = self._changed_in_this_build(inputs[task.name])
             if reason is None:
                 return None
         self._make_output_directories(task)
@@ -539,6 +546,13 @@ class _Recorder(Reporter):
             Record(task.name, task.fingerprint, INTERRUPTED, self.started_at[task.name], 0.0, 0, {})
         )
         return reason
+
+    def _changed_in_this_build(self, inputs: dict) -> Reason | None:
+        planned = self.planned
+        for path, stamp in inputs.items():
+            if planned.get(path, _UNSEEN) != stamp:
+                return Reason(INPUT_CHANGED, f"input {path} changed during this build")
+        return None
 
     def _known_stamps(self, task) -> dict:
         """What prepare() may take as current without a stat: the stamps of inputs that
