@@ -1,4 +1,5 @@
-"""One dagmake at a time per project: an flock on .dagmake/lock holding the owner's pid."""
+"""One dagmake at a time per project: an flock on .dagmake/lock holding the owner's pid,
+and one on the project directory itself, which outlives an `rm -rf .dagmake` mid-build."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ class ProjectLock:
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, "lock")
         self._fd: int | None = None
+        self._directory_fd: int | None = None
 
     def acquire(self, *, wait: bool = False, on_wait=None) -> None:
         """Take the lock, or raise LockError naming the holder's pid (or block, with wait)."""
         import fcntl
 
+        self._lock_directory(wait, on_wait)
         try:
             from .state import ensure_state_dir
 
@@ -40,10 +43,8 @@ class ProjectLock:
             holder = _holder(fd)
             if not wait:
                 os.close(fd)
-                raise LockError(
-                    f"another dagmake (pid {holder}) is running on this project",
-                    hint="wait for it to finish, or run with --wait to queue behind it",
-                )
+                self._unlock_directory()
+                raise _held(holder)
             if on_wait is not None:
                 on_wait(holder)
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -53,6 +54,7 @@ class ProjectLock:
             os.ftruncate(fd, len(pid))  # after the write: never empty while held
         except OSError as error:  # a full disk: no build can be recorded either
             os.close(fd)
+            self._unlock_directory()
             raise LockError(
                 f"cannot write {self.path}: {error.strerror or error}",
                 hint="check the space and permissions there: dagmake cannot build safely "
@@ -68,12 +70,61 @@ class ProjectLock:
                 pass
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+        self._unlock_directory()
+
+    def _lock_directory(self, wait: bool, on_wait) -> None:
+        """Lock the project directory: a second dagmake must find it held even when the
+        first one's lock file was deleted with .dagmake/. Where directories cannot be
+        locked (some network filesystems), the lock file alone serves."""
+        import fcntl
+
+        try:
+            fd = os.open(os.path.dirname(self.state_dir) or ".", os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._holder_named()
+            if not wait:
+                os.close(fd)
+                raise _held(holder) from None
+            if on_wait is not None:
+                on_wait(holder)
+            on_wait = None
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            os.close(fd)
+            return
+        self._directory_fd = fd
+
+    def _unlock_directory(self) -> None:
+        if self._directory_fd is not None:
+            os.close(self._directory_fd)
+            self._directory_fd = None
+
+    def _holder_named(self) -> str:
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return "unknown"  # its lock file is gone
+        try:
+            return _holder(fd)
+        finally:
+            os.close(fd)
 
     def __enter__(self) -> ProjectLock:
         return self
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _held(holder: str) -> LockError:
+    return LockError(
+        f"another dagmake (pid {holder}) is running on this project",
+        hint="wait for it to finish, or run with --wait to queue behind it",
+    )
 
 
 def _holder(fd: int) -> str:

@@ -53,6 +53,15 @@ def test_a_build_of_other_tasks_is_refused_too(project, holder):
     assert not project.exists("quick.txt")
 
 
+def test_a_build_is_refused_even_after_the_running_ones_state_was_deleted(project, holder):
+    # `rm -rf .dagmake` to reset the state mid-build: the lock file goes with it
+    shutil.rmtree(project.path(".dagmake"))
+    result = project.run("quick")
+    assert result.returncode == 2, result
+    assert "another dagmake" in result.stderr and "is running on this project" in result.stderr
+    assert not project.exists("quick.txt")
+
+
 def test_the_time_spent_waiting_for_the_lock_is_not_counted_in_the_run(project, holder):
     import re
     import time
