@@ -6,6 +6,10 @@ import os
 import subprocess
 
 
+# The projects whose hooks are running, around a dagmake a hook started.
+_WITHIN = "DAGMAKE_HOOK_OF"
+
+
 def hook_for(settings, summary) -> tuple[str, str] | None:
     """(setting name, command) to run after a build with this summary, or None.
 
@@ -49,8 +53,14 @@ def run_hook(project, summary, *, warn) -> None:
     chosen = hook_for(project.settings, summary)
     if chosen is None:
         return
+    within = os.environ.get(_WITHIN, "")
+    if project.root in within.split(os.pathsep):
+        # run by this project's own hook (on_success = "dagmake publish"): running the
+        # hook again would start this dagmake again, without end
+        return
     key, command = chosen
     env = {**os.environ, **environment(project, summary)}
+    env[_WITHIN] = os.pathsep.join(filter(None, (within, project.root)))
     try:
         hook = subprocess.Popen(
             [project.settings.shell, "-c", command],

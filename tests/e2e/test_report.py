@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import struct
 import subprocess
@@ -419,6 +420,25 @@ def test_on_success_hook_runs_after_every_successful_build(pipeline):
     second = pipeline.run("extract")  # nothing to do is a success too
     assert "no work to do" in second.stdout
     assert pipeline.read("hook.log") == "0\n0\n"
+
+
+def test_a_dagmake_run_by_the_projects_own_hook_runs_no_hook(project):
+    # on_success = "dagmake publish" must not start itself again without end (the hook
+    # stops at 4 levels by itself, should it recurse)
+    dagmake = " ".join(shlex.quote(word) for word in dagmake_command())
+    project.pipefile(
+        f"""\
+        [settings]
+        on_success = "echo hook >> hook.log; test $(wc -l < hook.log) -ge 4 || {dagmake} -q publish"
+
+        [tasks.publish]
+        cmd = "echo published >> published.log"
+        """
+    )
+    result = project.run()
+    assert result.returncode == 0, result
+    assert project.read("hook.log") == "hook\n"
+    assert project.read("published.log") == "published\npublished\n"
 
 
 # --- what does not go together -----------------------------------------------------------
