@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 
-
 # The projects whose hooks are running, around a dagmake a hook started.
 _WITHIN = "DAGMAKE_HOOK_OF"
 
