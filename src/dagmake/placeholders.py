@@ -65,8 +65,11 @@ def _quote_glob(word: str) -> str:
         c = word[i]
         wildcard = c if c in "*?" else ""
         if c == "[":
-            end = word.find("]", i + 2)
-            if end != -1 and all(x in _SAFE or x in "!^" for x in word[i + 1 : end]):
+            # a bracket class, as fnmatch reads it: a `]` right after `[` (or `[!`) is a
+            # member, as is `[` (`[[]` matches a literal `[`)
+            start = i + 2 if word[i + 1 : i + 2] in ("!", "^") else i + 1
+            end = word.find("]", start + 1)
+            if end != -1 and all(x in _SAFE or x in "!^[]" for x in word[i + 1 : end]):
                 wildcard = word[i : end + 1]
         if wildcard:
             if literal:

@@ -124,6 +124,27 @@ def test_quote_all_leaves_glob_patterns_for_the_shell():
     assert quote_all(["my parts/*.csv"]) == "'my parts/'*.csv"
     assert quote_all(["$HOME/?.csv"]) == "'$HOME/'?.csv"
     assert quote_all(["it's/[ab]*"]) == "'it'\"'\"'s/'[ab]*"
+    # a class holding `[`, or `]` first, is a class too, as dagmake itself matches it
+    assert quote_all(["[[]x].csv", "[]a].csv", "[!]]b"]) == "[[]'x].csv' []a].csv [!]]b"
+
+
+def test_bracket_classes_expand_in_the_shell_to_the_files_dagmake_matches(tmp_path):
+    import subprocess
+
+    from dagmake.files import expand_glob
+
+    for name in ("[x].csv", "a.csv", "]b", "cb"):
+        (tmp_path / name).write_text(name)
+    patterns = ["[[]x].csv", "[]a].csv", "[!]]b"]
+    listed = subprocess.run(
+        ["/bin/sh", "-c", f"printf '%s\\n' {quote_all(patterns)}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert listed == ["[x].csv", "a.csv", "cb"]
+    assert [m for p in patterns for m in expand_glob(str(tmp_path), p)] == listed
 
 
 def test_a_quoted_glob_expands_in_the_shell_to_exactly_its_files(tmp_path):
