@@ -602,7 +602,12 @@ class _Validator:
                     f"'{name}={overrides[name]}': {self.file} has no var '{name}'"
                     f"{did_you_mean(name, raw)}",
                     hint="NAME=value overrides an entry of [vars]"
-                    + (f"; the vars are: {', '.join(sorted(raw))}" if raw else ""),
+                    + (f"; the vars are: {', '.join(sorted(raw))}" if raw else "")
+                    + (
+                        f"; a target with '=' in its name is written ./{name}={overrides[name]}"
+                        if not did_you_mean(name, raw)
+                        else ""
+                    ),
                 )
         raw.update(overrides)
         resolved: dict[str, str] = {}

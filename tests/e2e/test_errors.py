@@ -561,7 +561,23 @@ def test_an_override_of_an_unknown_var_is_a_usage_error(project):
     assert result.returncode == 2, result
     assert "has no var 'enviroment'" in result.stderr
     assert "did you mean 'environment'?" in result.stderr
+    assert "./" not in result.stderr  # a misspelt var, not a file name
     assert not project.exists("a.txt")
+
+
+def test_a_target_with_an_equals_sign_is_shown_how_to_name_it(project):
+    project.pipefile(
+        """\
+        [tasks.a]
+        cmd = "touch 'x=1.csv'"
+        outputs = ["x=1.csv"]
+        """
+    )
+    result = project.run("x=1.csv")
+    assert result.returncode == 2, result
+    assert "a target with '=' in its name is written ./x=1.csv" in result.stderr
+    assert project.run("./x=1.csv").returncode == 0
+    assert project.exists("x=1.csv")
 
 
 @pytest.mark.parametrize(
