@@ -24,7 +24,7 @@ class _Package(type(sys)):  # types.ModuleType, without importing types
 
     @property
     def load(self):
-        from .project import load
+        from .api import load
 
         return load
 

@@ -1,4 +1,5 @@
-"""The Python API's plan() and build(): the build module's, with their arguments checked.
+"""The Python API's load(), plan() and build(): the project and build modules', with
+their arguments checked.
 
 The command line checks what it passes; a Python caller gets a DagmakeError for a wrong
 argument too, rather than a TypeError from deep inside, or a string taken letter by letter.
@@ -9,6 +10,27 @@ from __future__ import annotations
 import os
 
 from .errors import UsageError
+
+
+def load(path=None, *, overrides=None, write_cache=True):
+    """The project of the Pipefile at path (a file, or a directory to search upward
+    from; None: the current directory), with NAME=value overrides of its vars."""
+    from .project import load as load_project
+
+    if path is not None:
+        if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+            raise UsageError(
+                f"the path must be a Pipefile or a directory (a string or path), not {path!r}"
+            )
+        path = os.fspath(path)
+        if not path:
+            raise UsageError("the path is empty", hint='for the current directory: load(".")')
+    if overrides is not None and (
+        not isinstance(overrides, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in overrides.items())
+    ):
+        raise UsageError(f"overrides must be a dict of strings, not {overrides!r}")
+    return load_project(path, overrides=overrides, write_cache=write_cache)
 
 
 def plan(project, targets=(), **options):
@@ -34,14 +56,15 @@ def build(project, targets=(), **options):
     jobs = options.get("jobs")
     if jobs is not None and (type(jobs) is not int or jobs < 1):
         raise UsageError(f"jobs must be a whole number of at least 1, not {jobs!r}")
+    retries = options.get("retries")
+    if retries is not None and (type(retries) is not int or retries < 0):
+        raise UsageError(f"retries must be a whole number of at least 0, not {retries!r}")
     return run_build(_project(project), _targets(targets), **options)
 
 
 def _project(project):
     if isinstance(project, (str, os.PathLike)):
-        from .project import load
-
-        return load(os.fspath(project))
+        return load(project)
     if not hasattr(project, "graph") or not hasattr(project, "root"):
         raise UsageError(
             f"the project must be what dagmake.load() returns, or a path, "

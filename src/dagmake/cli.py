@@ -448,12 +448,35 @@ def _reporters(project, options: Options):
     if options.trace:
         from .report.trace import TraceReporter
 
+        _refuse_own_file(project, options.trace, timings=options.timings)
         written.append(TraceReporter(options.trace, upstream=project.graph.upstream))
     if not written:
         return shown, written
     from .events import Fanout
 
     return Fanout(shown, *written), written
+
+
+# What dagmake keeps in .dagmake/: a --trace there must not replace one of them.
+_OWN_FILES = frozenset(
+    ["state", "history", "lock", "pipefile.cache", "noop.cache", ".gitignore", "logs", "commands"]
+)
+
+
+def _refuse_own_file(project, trace: str, *, timings: bool) -> None:
+    """A trace written over the Pipefile, the state (a failed task would pass for done),
+    or the timings report written in the same run is a usage error."""
+    real = os.path.realpath(trace)
+    if real == os.path.realpath(project.pipefile):
+        raise UsageError(f"--trace {trace} is the Pipefile", hint="name a file: --trace run.json")
+    state_dir = os.path.realpath(project.state_dir)
+    if real.startswith(state_dir + os.sep):
+        name = real[len(state_dir) + 1 :].split(os.sep)[0]
+        if name in _OWN_FILES or (timings and name == "timings.html"):
+            raise UsageError(
+                f"--trace {trace} would replace .dagmake/{name}, which dagmake writes itself",
+                hint="name another file: --trace run.json",
+            )
 
 
 def _check_modes(options: Options) -> None:

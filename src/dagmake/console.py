@@ -19,9 +19,12 @@ class ConsoleReporter(Reporter):
 
     def __init__(self, stream=None, *, tty=None, color=None, quiet=False, verbose=False) -> None:
         self.stream = stream or sys.stdout or _Discard()  # sys.stdout is None when fd 1 is closed
-        self.tty = self.stream.isatty() if tty is None else tty
+        if tty is None:
+            # a dumb terminal (an Emacs shell buffer) shows control codes as they are
+            tty = self.stream.isatty() and os.environ.get("TERM") != "dumb"
+        self.tty = tty
         if color is None:
-            color = self.tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+            color = self.tty and not os.environ.get("NO_COLOR")
         self.color = color
         self.quiet = quiet
         self.verbose = verbose

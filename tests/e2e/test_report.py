@@ -441,6 +441,37 @@ def test_a_dagmake_run_by_the_projects_own_hook_runs_no_hook(project):
     assert project.read("published.log") == "published\npublished\n"
 
 
+@pytest.mark.parametrize(
+    ("trace", "message"),
+    [
+        (".dagmake/state", "would replace .dagmake/state, which dagmake writes itself"),
+        ("./.dagmake/history", "would replace .dagmake/history"),
+        (".dagmake/logs/extract.log", "would replace .dagmake/logs"),
+        ("Pipefile.toml", "--trace Pipefile.toml is the Pipefile"),
+    ],
+)
+def test_a_trace_never_replaces_the_pipefile_or_dagmakes_own_files(pipeline, trace, message):
+    pipeline.write("broken")
+    assert pipeline.run("load").returncode == 1  # a failure the state must keep
+    pipeline.write("db.txt", "half written\n")
+    pipefile = pipeline.read("Pipefile.toml")
+    result = pipeline.run("extract", "--trace", trace)
+    assert result.returncode == 2, result
+    assert message in result.stderr
+    assert pipeline.read("Pipefile.toml") == pipefile
+    assert "load: its last run failed" in pipeline.run("-n", "load").stdout
+
+
+def test_a_trace_and_the_timings_report_cannot_share_a_file(pipeline):
+    assert pipeline.run("extract").returncode == 0
+    result = pipeline.run("extract", "--timings", "--trace", ".dagmake/timings.html")
+    assert result.returncode == 2, result
+    assert "would replace .dagmake/timings.html" in result.stderr
+    other = pipeline.run("extract", "--trace", ".dagmake/trace.json")
+    assert other.returncode == 0, other
+    assert json.loads(pipeline.read(".dagmake/trace.json"))["traceEvents"]
+
+
 # --- what does not go together -----------------------------------------------------------
 
 

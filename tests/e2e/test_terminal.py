@@ -57,3 +57,12 @@ def test_no_color_turns_colour_off_but_keeps_the_status_line(project):
     output = run_on_terminal(project, {"NO_COLOR": "1"})
     assert "[0/2] one" in output
     assert "\x1b[3" not in output
+
+
+def test_a_dumb_terminal_gets_plain_lines_without_control_codes(project):
+    # an Emacs shell or compile buffer: TERM=dumb shows "\x1b[K" as it is
+    project.pipefile(PIPEFILE)
+    output = run_on_terminal(project, {"TERM": "dumb", "NO_COLOR": ""})
+    assert "\x1b" not in output and "\r\x1b" not in output, repr(output)
+    assert "[0/2] one" not in output  # no status line to erase
+    assert "[1/2] one" in output and "[2/2] two" in output

@@ -104,8 +104,17 @@ def test_one_target_may_be_given_as_a_string_and_the_project_as_a_path(tmp_path)
         (lambda p: dagmake.build(p, jobs="4"), "jobs must be a whole number of at least 1"),
         (lambda p: dagmake.build(p, jobs=0), "jobs must be a whole number of at least 1"),
         (lambda p: dagmake.build(p, jobs=-1), "jobs must be a whole number of at least 1"),
+        (lambda p: dagmake.build(p, retries=-1), "retries must be a whole number of at least 0"),
+        (lambda p: dagmake.load(5), "the path must be a Pipefile or a directory"),
+        (lambda p: dagmake.load({"a": 1}), "the path must be a Pipefile or a directory"),
+        (lambda p: dagmake.load(b"."), "the path must be a Pipefile or a directory"),
+        (lambda p: dagmake.load(""), "the path is empty"),
+        (lambda p: dagmake.load(p.root, overrides={"a": 1}), "overrides must be a dict of"),
     ],
-    ids=["project", "target", "targets", "bytes", "jobs-str", "jobs-0", "jobs-negative"],
+    ids=[
+        *("project", "target", "targets", "bytes", "jobs-str", "jobs-0", "jobs-negative"),
+        *("retries", "load-int", "load-dict", "load-bytes", "load-empty", "overrides"),
+    ],
 )
 def test_a_wrong_argument_is_a_usage_error(tmp_path, call, message):
     (tmp_path / "Pipefile.toml").write_text(TWO)
