@@ -99,6 +99,14 @@ def test_history_of_runs_with_a_failed_and_a_retried_task(pipeline):
     ]
     assert runs[0]["failed_tasks"] == ["load"]
 
+    # each attempt's own status, beside how the task ended in that run
+    flaky_json = pipeline.run("--history", "flaky", "--json")
+    attempts = [json.loads(line) for line in flaky_json.stdout.splitlines()]
+    assert [(a["attempt"], a["status"], a["task_status"], a["result"]) for a in attempts] == [
+        (1, "failed", "ok", "exit 3"),
+        (2, "ok", "ok", "ok"),
+    ]
+
 
 def test_history_before_any_run_and_for_an_unknown_task(pipeline):
     assert pipeline.run("--history").stdout == "dagmake: no runs recorded yet\n"

@@ -97,6 +97,7 @@ def test_show_reads_the_history_file(tmp_path):
     assert show(str(tmp_path)) == render_runs(runs(three_runs()), 10)
     records = [json.loads(line) for line in show(str(tmp_path), as_json=True).splitlines()]
     assert [r["exit_code"] for r in records] == [1, 0, None]
+    assert [r["ran"] for r in records] == [1, 1, 0]  # the killed run: counted, as the table does
     assert records[0] == {
         "run": f"{T:.6f}",
         "started": T,
@@ -109,11 +110,11 @@ def test_show_reads_the_history_file(tmp_path):
         "failed_tasks": ["load"],
     }
     attempts = [json.loads(line) for line in show(str(tmp_path), "load", as_json=True).splitlines()]
-    assert [(a["attempt"], a["result"]) for a in attempts] == [
-        (1, "exit 1"),
-        (1, "exit 1"),
-        (2, "ok"),
-        (1, "timed out"),
+    assert [(a["attempt"], a["result"], a["status"], a["task_status"]) for a in attempts] == [
+        (1, "exit 1", "failed", "failed"),
+        (1, "exit 1", "failed", "ok"),  # retried: the attempt failed, the task did not
+        (2, "ok", "ok", "ok"),
+        (1, "timed out", "failed", "failed"),
     ]
 
 

@@ -95,6 +95,13 @@ class TaskAttempt:
         self.status = status  # how the task ended in that run (the same for all its attempts)
 
     @property
+    def own_status(self) -> str:
+        """How this attempt ended: ok, failed or interrupted (the task may have retried)."""
+        if self.interrupted:
+            return "interrupted"
+        return "ok" if self.result == "ok" else "failed"
+
+    @property
     def result(self) -> str:
         """How this attempt ended, in a few words: 'ok', 'exit 1', 'timed out', ..."""
         attempt = Attempt(
@@ -240,7 +247,7 @@ def run_data(run: Run) -> dict:
         "run": run.run_id,
         "started": run.started,
         "seconds": run.seconds,
-        "ran": run.ran,
+        "ran": run.ran if run.finished else _count_ran(run),  # as the table counts it
         "up_to_date": run.up_to_date,
         "failed": run.failed,
         "exit_code": run.exit_code,
@@ -262,7 +269,8 @@ def attempt_data(attempt: TaskAttempt) -> dict:
         "interrupted": attempt.interrupted,
         "error": attempt.error,
         "result": attempt.result,
-        "status": attempt.status,
+        "status": attempt.own_status,
+        "task_status": attempt.status,
     }
 
 
