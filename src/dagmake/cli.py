@@ -553,7 +553,9 @@ def _check_reports(options: Options) -> None:
     if reports and clash:
         raise UsageError(f"{reports[0]} reports on a build; it cannot be combined with {clash}")
     # say so now, not after a long build
-    if options.trace and not os.path.isdir(os.path.dirname(os.path.abspath(options.trace))):
+    directory = os.path.dirname(os.path.abspath(options.trace)) if options.trace else ""
+    # (.dagmake/ itself is made by the build the trace is of)
+    if options.trace and not os.path.isdir(directory) and os.path.basename(directory) != ".dagmake":
         raise UsageError(f"--trace {options.trace}: its directory does not exist")
     if options.trace and os.path.isdir(options.trace):
         raise UsageError(

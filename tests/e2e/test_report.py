@@ -471,7 +471,9 @@ def test_a_trace_never_replaces_the_pipefile_or_dagmakes_own_files(pipeline, tra
 
 
 def test_a_trace_and_the_timings_report_cannot_share_a_file(pipeline):
-    assert pipeline.run("extract").returncode == 0
+    first = pipeline.run("extract", "--trace", ".dagmake/first.json")  # made by this build
+    assert first.returncode == 0, first
+    assert json.loads(pipeline.read(".dagmake/first.json"))["traceEvents"]
     result = pipeline.run("extract", "--timings", "--trace", ".dagmake/timings.html")
     assert result.returncode == 2, result
     assert "would replace .dagmake/timings.html" in result.stderr
