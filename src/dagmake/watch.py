@@ -50,10 +50,7 @@ def _loop(project, options, source, warn) -> None:
     tasks = _watched_tasks(project, options)
     # Events from here on queue up, so an edit during the first build starts a second one.
     source.start(watch_roots(project, tasks))
-    if getattr(source, "polling", False):
-        # Polling reports changes in clumps, one per interval: a shorter quiet period
-        # would cut a burst that straddles two polls into two rounds.
-        debounce = max(debounce, source.interval)
+    debounce = quiet_period(debounce, source)
     relevant = relevance(project, tasks)
     links = symlinked_inputs(project, tasks)
     if not _round(project, options, warn, first=True):
@@ -87,6 +84,17 @@ def _loop(project, options, source, warn) -> None:
             return
         if reloaded:
             _say_watching(project, source, options, tasks)
+
+
+def quiet_period(debounce: float, source) -> float:
+    """How long changes must pause before a round starts.
+
+    Polling reports changes in clumps, one per interval (later when a poll of a large
+    tree runs long): a quiet period of one interval cut a burst of saves into 3-4 rounds.
+    """
+    if getattr(source, "polling", False):
+        return max(debounce, 2 * source.interval)
+    return debounce
 
 
 def _round(project, options, warn, *, first: bool) -> bool:
@@ -216,6 +224,13 @@ def relevance(project, tasks=None):
     # ...but not the directories the build itself may create to hold its outputs.
     for path in outputs:
         holders.difference_update(_parents(os.path.dirname(path), root))
+    # A directory moved out of the project gives one event, for itself, and none for what
+    # it held: once gone, a directory that held a source (an input or a glob's match that
+    # no task writes) counts. (Losing outputs alone starts nothing, as an output's edit.)
+    vanished: set[str] = set()
+    for path in (*inputs, *matched):
+        if not _covered(path, outputs):
+            vanished.update(_parents(os.path.dirname(path), root))
 
     def relevant(path: str) -> bool:
         if path in pipefiles:
@@ -228,6 +243,8 @@ def relevance(project, tasks=None):
         if _covered(path, outputs):
             return False
         if path in inputs or path in holders:
+            return True
+        if path in vanished and not os.path.lexists(path):
             return True
         if _covered(path, inputs):
             # Inside an input directory, as for a glob below: a file that came and went
@@ -247,7 +264,9 @@ def relevance(project, tasks=None):
         # before; one created and removed meanwhile (a task's temporary file, renamed
         # into its output) changed nothing.
         if os.path.lexists(path):
-            matched.add(path)
+            if path not in matched:  # (an output never gets this far)
+                matched.add(path)
+                vanished.update(_parents(os.path.dirname(path), root))
             return True
         return path in matched
 

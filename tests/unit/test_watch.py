@@ -89,6 +89,36 @@ def test_not_relevant(path):
     assert not relevance(PROJECT)(path)
 
 
+def test_a_directory_of_sources_moved_out_of_the_project_counts(tmp_path):
+    # inotify reports the move of a directory out of the tree once, for the directory
+    root = tmp_path / "proj"
+    (root / "src/old").mkdir(parents=True)
+    (root / "src/old/a.txt").write_text("a")
+    (root / "src/keep.txt").write_text("k")
+    (root / "data").mkdir()
+    (root / "data/in.csv").write_text("1")  # a declared input beside an output
+    (root / "out").mkdir()
+    trash = tmp_path / "trash"
+    trash.mkdir()
+    project = fake_project(
+        [
+            ("list", ["src/**/*.txt"], ["list.out"]),
+            ("load", ["data/in.csv"], ["data/out.csv"]),
+            ("gen", [], ["out/gen.txt"]),
+            ("use", ["out/gen.txt"], ["use.txt"]),
+        ],
+        root=str(root),
+    )
+    relevant = relevance(project)
+    (root / "src/new").mkdir()
+    assert not relevant(str(root / "src/new"))  # a new, empty directory changes nothing
+    for name in ("src/old", "data", "out"):
+        (root / name).rename(trash / name.replace("/", "-"))
+    assert relevant(str(root / "src/old"))
+    assert relevant(str(root / "data"))
+    assert not relevant(str(root / "out"))  # it held only what the build writes
+
+
 def test_a_file_matching_a_glob_counts_while_it_exists_or_once_it_was_a_match(tmp_path):
     root = str(tmp_path)
     (tmp_path / "data").mkdir()
@@ -272,6 +302,15 @@ def test_falls_back_to_polling_when_native_events_fail(tmp_path):
         assert source.get(timeout=10) == str(tmp_path / "new.txt")
     finally:
         source.stop()
+
+
+def test_polling_waits_for_two_poll_intervals_of_quiet():
+    # changes arrive once per poll: one interval of quiet split a burst of saves into rounds
+    polling = watch_module.WatchdogSource(polling=True, warn=print)
+    native = watch_module.WatchdogSource(polling=False, warn=print)
+    assert watch_module.quiet_period(0.1, polling) == 2 * polling.interval == 0.5
+    assert watch_module.quiet_period(2.0, polling) == 2.0
+    assert watch_module.quiet_period(0.1, native) == 0.1
 
 
 # --- the loop, fed by a fake event source ----------------------------------------------------
