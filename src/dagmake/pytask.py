@@ -48,7 +48,16 @@ def main(argv: list[str]) -> int:
     parameters = _parameters(function)
     if parameters is not None:
         names, takes_any, required = parameters
+        # (a positional-only one, before `/`, cannot be passed by keyword)
         missing = [name for name in required if name not in ("inputs", "outputs")]
+        by_position = [name for name in required if name not in names]
+        if by_position and not missing:
+            print(
+                f"dagmake: {target} takes '{by_position[0]}' positional-only (before '/'), "
+                "but a task's function is called with `inputs` and `outputs` as keyword "
+                "arguments: remove the '/'"
+            )
+            return 1
         if missing:
             print(
                 f"dagmake: {target} needs argument '{missing[0]}', but a task's function "
@@ -105,10 +114,11 @@ def _parameters(function):
     defaults = len(function.__defaults__ or ())
     required = list(positional[: len(positional) - defaults])
     required += [name for name in keyword_only if name not in (function.__kwdefaults__ or {})]
+    by_keyword = positional[code.co_posonlyargcount :]  # not those before a `/`
     if bound:
-        positional, required = positional[1:], required[1:]
+        required = required[1:]
     takes_any = bool(code.co_flags & 0x08)  # CO_VARKEYWORDS
-    return (*positional, *keyword_only), takes_any, required
+    return (*by_keyword, *keyword_only), takes_any, required
 
 
 def _standard(name: str, root: str):
@@ -147,7 +157,8 @@ def _signature(function, inspect):
     except (TypeError, ValueError):
         return (), False
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    return tuple(parameters), takes_any
+    by_keyword = (n for n, p in parameters.items() if p.kind is not p.POSITIONAL_ONLY)
+    return tuple(by_keyword), takes_any
 
 
 def _run() -> int:

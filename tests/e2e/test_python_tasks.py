@@ -307,6 +307,27 @@ def test_a_function_needing_other_arguments_says_what_it_is_given(project):
     assert project.read("f.txt") == "1"
 
 
+def test_a_positional_only_inputs_parameter_is_not_passed_by_keyword(project):
+    project.write(
+        "posonly.py",
+        "def defaulted(inputs=None, /, outputs=()):\n"
+        "    open(outputs[0], 'w').write(repr(inputs))\n\n"
+        "def required(inputs, /):\n    pass\n",
+    )
+    project.write("i.txt", "i")
+    project.pipefile(
+        '[tasks.defaulted]\npython = "posonly:defaulted"\ninputs = ["i.txt"]\n'
+        'outputs = ["d.txt"]\n\n'
+        '[tasks.required]\npython = "posonly:required"\ninputs = ["i.txt"]\n'
+    )
+    result = project.run("-k")
+    assert result.returncode == 1, result
+    assert project.read("d.txt") == "None"  # its default: `inputs` cannot be given by keyword
+    log = project.read(".dagmake/logs/required.log")
+    assert log.startswith("dagmake: posonly:required takes 'inputs' positional-only"), log
+    assert "remove the '/'" in log
+
+
 def test_a_method_of_an_object_and_a_class_callable_get_their_arguments(project):
     project.write(
         "objs.py",
