@@ -201,6 +201,37 @@ def test_a_failing_task_with_keep_going(project, on_cluster):
     assert project.exists("good.txt") and not project.exists("after.txt")
 
 
+def test_an_output_that_appears_late_is_waited_for(project, on_cluster):
+    # a child the command leaves behind writes it; --latency-wait (5 s with dask) covers it
+    project.pipefile(
+        """
+        [tasks.late]
+        cmd = "(sleep 1; echo late > late.txt) > /dev/null 2>&1 &"
+        outputs = ["late.txt"]
+
+        [tasks.never]
+        cmd = "true"
+        outputs = ["never.txt"]
+        """
+    )
+    result = on_cluster("-k", "--latency-wait", "3")
+    assert result.returncode == 1, result
+    assert result.ran() == ["late"]
+    assert project.read("late.txt") == "late\n"
+    assert "FAILED never (did not create output never.txt (after --latency-wait 3 s)" in (
+        result.stdout
+    )
+
+
+def test_a_quiet_build_on_a_local_cluster_prints_nothing(project):
+    # not the scheduler's ERROR traceback as the cluster shuts down
+    project.pipefile('[tasks.a]\ncmd = "echo a > a.txt"\noutputs = ["a.txt"]\n')
+    result = project.run("--executor", "dask", "-q")
+    assert result.returncode == 0, result
+    assert (result.stdout, result.stderr) == ("", "")
+    assert project.read("a.txt") == "a\n"
+
+
 def test_a_resource_no_worker_offers_fails_at_once(project, on_cluster):
     project.pipefile(
         """

@@ -73,6 +73,18 @@ def test_executor_mistakes_are_usage_errors(tiny, args, message):
     assert completed.stderr.startswith(message), completed.stderr
 
 
+@pytest.mark.parametrize("content", ["{bad", "{}", '{"address": 5}', "tcp://h:8786", "[]"])
+def test_a_scheduler_file_that_is_not_one_is_a_usage_error_at_once(tiny, content):
+    # not a traceback (exit 1) after Dask's 40 s of retrying
+    (tiny / "sched.json").write_text(content)
+    completed = dagmake(tiny, "--executor", "dask", "--scheduler-file", "sched.json", "-B")
+    assert completed.returncode == 2, completed
+    assert completed.stderr.startswith(
+        "dagmake: scheduler file 'sched.json' is not a Dask scheduler file"
+    ), completed.stderr
+    assert not (tiny / "out.txt").exists()
+
+
 @pytest.mark.parametrize("mode", ["-n", "-l", "--graph", "--clean"])
 def test_an_unknown_executor_is_refused_also_where_nothing_would_run(tiny, mode):
     completed = dagmake(tiny, mode, "--executor", "dusk")

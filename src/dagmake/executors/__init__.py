@@ -67,8 +67,10 @@ def get_runner(
                 f"scheduler file '{scheduler_file}' does not exist",
                 hint="start the scheduler with `dask scheduler --scheduler-file PATH`",
             )
+        if scheduler_file:
+            _check_scheduler_file(scheduler_file)
         try:
-            from .dask import DaskRunner
+            from .dask import DaskRunner, address_problem
         except ImportError as error:
             if error.name not in ("distributed", "dask") and "distributed" not in str(error):
                 raise
@@ -76,8 +78,30 @@ def get_runner(
                 "--executor dask needs Dask installed",
                 hint="pip install 'dagmake[dask]' (on this machine and on every worker)",
             )
+        problem = address_problem(scheduler) if scheduler else None
+        if problem:  # found now, not after the connect timeout
+            raise UsageError(
+                f"--scheduler {scheduler}: {problem}",
+                hint="a Dask scheduler's address, e.g. tcp://10.0.0.5:8786",
+            )
         return DaskRunner(root, address=scheduler, scheduler_file=scheduler_file, jobs=jobs)
     check_name(name)
+
+
+def _check_scheduler_file(path: str) -> None:
+    """A scheduler file is JSON with the scheduler's address, as `dask scheduler` writes it."""
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            address = json.loads(f.read()).get("address")
+    except (OSError, ValueError, AttributeError):
+        address = None
+    if not isinstance(address, str) or not address:
+        raise UsageError(
+            f"scheduler file '{path}' is not a Dask scheduler file (JSON with an \"address\")",
+            hint="start the scheduler with `dask scheduler --scheduler-file PATH`",
+        )
 
 
 def check_name(name: str) -> None:

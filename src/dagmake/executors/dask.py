@@ -274,6 +274,9 @@ class DaskRunner:
         """Forget the build's cancel event and disconnect (stopping a local cluster)."""
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
+        # Shutting down cancels what a worker still waits on (the cancel event), which the
+        # scheduler logs as an ERROR with a traceback: nothing a user need see.
+        _quiet(logging.CRITICAL)
         if client is not None:
             try:
                 if client.status == "running" and self._cancel is not None:
@@ -346,6 +349,24 @@ def _quiet(level: int = logging.CRITICAL) -> None:
         if name == "distributed" or name.startswith("distributed."):
             logger = logging.getLogger(name)
             logger.setLevel(max(logger.level, level))
+
+
+def address_problem(address: str) -> str | None:
+    """What is wrong with a scheduler address Dask could never connect to, or None.
+
+    Distributed finds a missing port or an unknown scheme only while connecting, and
+    retries until its timeout (40 s), then leaves a traceback behind."""
+    from distributed.comm import registry
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        registry.get_backend(scheme)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(location)
+    except ValueError as error:
+        return _short(error)
+    return None
 
 
 def _short(error: BaseException) -> str:
