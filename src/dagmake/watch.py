@@ -13,6 +13,10 @@ from .errors import DagmakeError, LockError, TargetError, printable
 
 DEBOUNCE = 0.1  # seconds without a new change before a round starts (--debounce)
 MAX_WAIT = 2.0  # a steady stream of changes still starts a round after this long
+# Rounds in a row started only by changes a build made to its own tasks' inputs, after
+# which such changes start no more rounds (a task that writes its own input would loop).
+SELF_CHANGED_ROUNDS = 3
+DURING_THE_BUILD = 0.05  # a change taken this soon after a round was made during it
 POLL_INTERVAL = 0.25
 # Never inputs, and busy: version control, dagmake's own state and logs, bytecode.
 IGNORED_DIRS = frozenset({".dagmake", ".git", ".hg", ".svn", "__pycache__"})
@@ -53,11 +57,38 @@ def _loop(project, options, source, warn) -> None:
     debounce = quiet_period(debounce, source)
     relevant = relevance(project, tasks)
     links = symlinked_inputs(project, tasks)
-    if not _round(project, options, warn, first=True):
+    go_on, ran = _round(project, options, warn, first=True)
+    if not go_on:
         return
     _say_watching(project, source, options, tasks)
+    self_changed = 0  # rounds in a row that only a build's changes to its own inputs started
+    # (polling sees a change up to an interval late)
+    during = DURING_THE_BUILD + (source.interval if getattr(source, "polling", False) else 0.0)
     while True:
-        changed = collect(source.get, relevant, debounce)
+        ended = time.monotonic()
+        first_change: list[float] = []
+
+        def noting(path: str, relevant=relevant, first_change=first_change) -> bool:
+            if not relevant(path):
+                return False
+            if not first_change:
+                first_change.append(time.monotonic())
+            return True
+
+        changed = collect(source.get, noting, debounce)
+        if first_change[0] - ended < during and _inputs_of(project, ran) >= set(changed):
+            self_changed += 1
+        else:
+            self_changed = 0
+        if self_changed > SELF_CHANGED_ROUNDS:
+            if self_changed == SELF_CHANGED_ROUNDS + 1:
+                warn(
+                    f"the last {SELF_CHANGED_ROUNDS} rounds each changed an input of a task "
+                    f"they ran ({_describe(changed, project.root)}): a task that writes its "
+                    "own input would rebuild forever, so such changes start no more rounds "
+                    "until another edit"
+                )
+            continue
         if not options.quiet:
             print(printable(f"changed: {_describe(changed, project.root)}"), flush=True)
         reloaded = False
@@ -80,7 +111,8 @@ def _loop(project, options, source, warn) -> None:
             relevant = relevance(project, tasks)
             links = symlinked_inputs(project, tasks)
             source.update(watch_roots(project, tasks))
-        if not _round(project, options, warn, first=False):
+        go_on, ran = _round(project, options, warn, first=False)
+        if not go_on:
             return
         if reloaded:
             _say_watching(project, source, options, tasks)
@@ -97,8 +129,19 @@ def quiet_period(debounce: float, source) -> float:
     return debounce
 
 
-def _round(project, options, warn, *, first: bool) -> bool:
-    """Build once, exactly as a plain `dagmake` would; False when Ctrl-C interrupted it."""
+def _inputs_of(project, names) -> set[str]:
+    """The absolute paths of the declared inputs of the tasks named."""
+    return {
+        _absolute(project.root, path)
+        for task in project.tasks
+        if task.name in names
+        for path in task.inputs
+    }
+
+
+def _round(project, options, warn, *, first: bool) -> tuple[bool, frozenset]:
+    """Build once, exactly as a plain `dagmake` would: (False when Ctrl-C interrupted it,
+    the names of the tasks that ran)."""
     from .build import build
     from .console import ConsoleReporter
 
@@ -126,12 +169,13 @@ def _round(project, options, warn, *, first: bool) -> bool:
         if first:
             raise  # a wrong target or a second watcher: nothing to watch for
         _error(str(error))
-        return True
+        return True, frozenset()
     except DagmakeError as error:
         # A missing input is often an edit in progress (git checkout, a save): keep watching.
         _error(str(error))
-        return True
-    return not summary.interrupted
+        return True, frozenset()
+    ran = frozenset(o.name for o in (*summary.ran, *summary.failed))
+    return not summary.interrupted, ran
 
 
 def collect(get, relevant, quiet: float, *, limit: float = MAX_WAIT, clock=time.monotonic):

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from dagmake.watch import SELF_CHANGED_ROUNDS
+
 DEADLINE = 20.0  # generous: the suite must pass on a loaded 2-core machine
 
 # Runs dagmake with a stack dump on SIGUSR1 (for a watcher that does not stop), and with
@@ -353,6 +355,40 @@ def test_a_deleted_input_is_an_error_then_watching_goes_on(watching):
     w.wait_round(after)
     assert (root / "out/d.txt").read_text() == "a is back\n"
     assert runs(root, "a") == 2
+
+
+def test_a_task_that_writes_its_own_input_does_not_rebuild_forever(start, tmp_path):
+    root = make_project(tmp_path / "project")
+    write(
+        root / "Pipefile.toml",
+        '[tasks.fmt]\ncmd = "cat in/a.txt > out/f.txt; echo >> in/a.txt"\n'
+        'inputs = ["in/a.txt"]\noutputs = ["out/f.txt"]\n\n'
+        '[tasks.probe]\ncmd = "cp probe.txt out/probe.txt"\n'
+        'inputs = ["probe.txt"]\noutputs = ["out/probe.txt"]\n',
+    )
+    w = start(root)
+    w.wait_for(r"such changes start no more rounds until another edit")
+    time.sleep(1.0)  # (it used to start ~9 rounds a second)
+    rounds = len(w.changed())
+    assert rounds == 3, w.output()
+    w.settle()  # another edit still builds
+    assert len(w.changed()) == rounds + 1
+    since = w.mark()
+    write(root / "in/a.txt", "edited\n")  # and an edit of that input, by someone, too
+    w.wait_round(since)
+    assert (root / "out/f.txt").read_text().startswith("edited\n")
+
+
+def test_the_same_input_saved_again_and_again_rebuilds_each_time(start, tmp_path):
+    root = make_project(tmp_path / "project")
+    w = start(root)
+    for n in range(SELF_CHANGED_ROUNDS + 2):
+        since = w.mark()
+        time.sleep(0.2)  # a person, between two saves
+        write(root / "in/a.txt", f"a{n}\n")
+        w.wait_round(since)
+    assert (root / "out/a.txt").read_text() == f"a{SELF_CHANGED_ROUNDS + 1}\n"
+    assert "no more rounds" not in w.output()
 
 
 def test_a_failing_task_then_the_fixing_edit(start, tmp_path):
