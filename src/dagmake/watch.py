@@ -16,7 +16,7 @@ MAX_WAIT = 2.0  # a steady stream of changes still starts a round after this lon
 # Rounds in a row started only by changes a build made to its own tasks' inputs, after
 # which such changes start no more rounds (a task that writes its own input would loop).
 SELF_CHANGED_ROUNDS = 3
-DURING_THE_BUILD = 0.05  # a change taken this soon after a round was made during it
+DURING_THE_BUILD = 0.15  # a change taken this soon after a round was made during it
 POLL_INTERVAL = 0.25
 # Never inputs, and busy: version control, dagmake's own state and logs, bytecode.
 IGNORED_DIRS = frozenset({".dagmake", ".git", ".hg", ".svn", "__pycache__"})

@@ -384,7 +384,7 @@ def test_the_same_input_saved_again_and_again_rebuilds_each_time(start, tmp_path
     w = start(root)
     for n in range(SELF_CHANGED_ROUNDS + 2):
         since = w.mark()
-        time.sleep(0.2)  # a person, between two saves
+        time.sleep(0.5)  # a person, between two saves
         write(root / "in/a.txt", f"a{n}\n")
         w.wait_round(since)
     assert (root / "out/a.txt").read_text() == f"a{SELF_CHANGED_ROUNDS + 1}\n"
