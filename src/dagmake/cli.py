@@ -448,7 +448,7 @@ def _reporters(project, options: Options):
     if options.trace:
         from .report.trace import TraceReporter
 
-        _refuse_own_file(project, options.trace, timings=options.timings)
+        _refuse_own_file(project, options.trace)
         written.append(TraceReporter(options.trace, upstream=project.graph.upstream))
     if not written:
         return shown, written
@@ -457,26 +457,18 @@ def _reporters(project, options: Options):
     return Fanout(shown, *written), written
 
 
-# What dagmake keeps in .dagmake/: a --trace there must not replace one of them.
-_OWN_FILES = frozenset(
-    ["state", "history", "lock", "pipefile.cache", "noop.cache", ".gitignore", "logs", "commands"]
-)
-
-
-def _refuse_own_file(project, trace: str, *, timings: bool) -> None:
-    """A trace written over the Pipefile, the state (a failed task would pass for done),
-    or the timings report written in the same run is a usage error."""
+def _refuse_own_file(project, trace: str) -> None:
+    """A trace written over the Pipefile, or into .dagmake/ (over the state, where a failed
+    task would then pass for done, or the timings report of the same run), is a usage
+    error."""
     real = os.path.realpath(trace)
     if real == os.path.realpath(project.pipefile):
         raise UsageError(f"--trace {trace} is the Pipefile", hint="name a file: --trace run.json")
-    state_dir = os.path.realpath(project.state_dir)
-    if real.startswith(state_dir + os.sep):
-        name = real[len(state_dir) + 1 :].split(os.sep)[0]
-        if name in _OWN_FILES or (timings and name == "timings.html"):
-            raise UsageError(
-                f"--trace {trace} would replace .dagmake/{name}, which dagmake writes itself",
-                hint="name another file: --trace run.json",
-            )
+    if real.startswith(os.path.realpath(project.state_dir) + os.sep):
+        raise UsageError(
+            f"--trace {trace} is inside .dagmake/, which dagmake keeps for itself",
+            hint="name a file elsewhere: --trace run.json",
+        )
 
 
 def _check_modes(options: Options) -> None:
@@ -553,9 +545,7 @@ def _check_reports(options: Options) -> None:
     if reports and clash:
         raise UsageError(f"{reports[0]} reports on a build; it cannot be combined with {clash}")
     # say so now, not after a long build
-    directory = os.path.dirname(os.path.abspath(options.trace)) if options.trace else ""
-    # (.dagmake/ itself is made by the build the trace is of)
-    if options.trace and not os.path.isdir(directory) and os.path.basename(directory) != ".dagmake":
+    if options.trace and not os.path.isdir(os.path.dirname(os.path.abspath(options.trace))):
         raise UsageError(f"--trace {options.trace}: its directory does not exist")
     if options.trace and os.path.isdir(options.trace):
         raise UsageError(

@@ -21,7 +21,8 @@ class ProjectLock:
         """Take the lock, or raise LockError naming the holder's pid (or block, with wait)."""
         import fcntl
 
-        self._lock_directory(wait, on_wait)
+        if self._lock_directory(wait, on_wait):
+            on_wait = None  # said once: the lock file's holder is the same dagmake
         try:
             from .state import ensure_state_dir
 
@@ -72,16 +73,18 @@ class ProjectLock:
             self._fd = None
         self._unlock_directory()
 
-    def _lock_directory(self, wait: bool, on_wait) -> None:
+    def _lock_directory(self, wait: bool, on_wait) -> bool:
         """Lock the project directory: a second dagmake must find it held even when the
         first one's lock file was deleted with .dagmake/. Where directories cannot be
-        locked (some network filesystems), the lock file alone serves."""
+        locked (some network filesystems), the lock file alone serves. Returns whether
+        it waited (and told on_wait so)."""
         import fcntl
 
         try:
             fd = os.open(os.path.dirname(self.state_dir) or ".", os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
-            return
+            return False
+        waited = False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -91,12 +94,13 @@ class ProjectLock:
                 raise _held(holder) from None
             if on_wait is not None:
                 on_wait(holder)
-            on_wait = None
+            waited = True
             fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError:
             os.close(fd)
-            return
+            return False
         self._directory_fd = fd
+        return waited
 
     def _unlock_directory(self) -> None:
         if self._directory_fd is not None:

@@ -598,16 +598,13 @@ class _Validator:
                 )
             if name not in raw:
                 # a typo must not silently build with the Pipefile's value
+                word = f"{name}={overrides[name]}"
+                suggestion = did_you_mean(name, raw)
                 raise UsageError(
-                    f"'{name}={overrides[name]}': {self.file} has no var '{name}'"
-                    f"{did_you_mean(name, raw)}",
+                    f"'{word}': {self.file} has no var '{name}'{suggestion}",
                     hint="NAME=value overrides an entry of [vars]"
                     + (f"; the vars are: {', '.join(sorted(raw))}" if raw else "")
-                    + (
-                        f"; a target with '=' in its name is written ./{name}={overrides[name]}"
-                        if not did_you_mean(name, raw)
-                        else ""
-                    ),
+                    + ("" if suggestion else f"; a target with '=' in it is written ./{word}"),
                 )
         raw.update(overrides)
         resolved: dict[str, str] = {}

@@ -575,7 +575,7 @@ def test_a_target_with_an_equals_sign_is_shown_how_to_name_it(project):
     )
     result = project.run("x=1.csv")
     assert result.returncode == 2, result
-    assert "a target with '=' in its name is written ./x=1.csv" in result.stderr
+    assert "a target with '=' in it is written ./x=1.csv" in result.stderr
     assert project.run("./x=1.csv").returncode == 0
     assert project.exists("x=1.csv")
 

@@ -77,6 +77,7 @@ def test_the_time_spent_waiting_for_the_lock_is_not_counted_in_the_run(project, 
         assert waiting.wait() == 0, waiting.output
     finally:
         waiting.stop()
+    assert waiting.stderr.count("waiting for dagmake") == 1, waiting.stderr
     seconds = float(re.search(r"1 ran, 0 up to date, 0 failed in (\d+\.\d+)s", waiting.stdout)[1])
     assert seconds < 1.0, waiting.stdout  # touching one file, not the 1.5 s spent waiting
 
